@@ -1,0 +1,3 @@
+from qualityapi.cli import app
+
+app()

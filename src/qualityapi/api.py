@@ -1,0 +1,20 @@
+"""The one place that mounts every domain router under /v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from qualityapi.audit.router import router as audit_router
+from qualityapi.auth.router import router as keys_router
+from qualityapi.staff.router import router as staff_router
+from qualityapi.work_orders.actions import router as work_order_actions_router
+from qualityapi.work_orders.router import router as work_orders_router
+from qualityapi.work_orders.router import templates_router
+
+api_router = APIRouter(prefix="/v1")
+api_router.include_router(work_orders_router)
+api_router.include_router(work_order_actions_router)
+api_router.include_router(templates_router)
+api_router.include_router(staff_router)
+api_router.include_router(keys_router)
+api_router.include_router(audit_router)

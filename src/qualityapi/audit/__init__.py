@@ -1,0 +1,1 @@
+"""Audit trail of configuration changes (keys, teams, staff, policies, calendars, endpoints)."""

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from qualityapi.common.schemas import ReadModel, UtcDatetime
+
+
+class AuditEventRead(ReadModel):
+    id: uuid.UUID
+    created_at: UtcDatetime
+    actor_id: uuid.UUID | None
+    actor_name: str
+    action: str
+    resource_type: str
+    resource_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None

@@ -1,0 +1,87 @@
+"""Authentication and role checks as FastAPI dependencies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from qualityapi.auth import service
+from qualityapi.auth.models import Role
+from qualityapi.auth.principal import Principal
+from qualityapi.db.session import SessionDep
+from qualityapi.errors import Forbidden, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer qak_...`")
+
+
+class AuthCache:
+    """Remembers recent successful look-ups so a request does not pay a query for its key.
+
+    Revocations in this process clear it at once; other replicas see a revocation after at
+    most ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        hit = self._entries.get(digest)
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[digest] = (principal, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def current_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    raw = credentials.credentials
+    cache: AuthCache = request.app.state.auth_cache
+    digest = service.hash_key(raw)
+    principal = cache.get(digest)
+    if principal is None:
+        principal = await service.authenticate(session, raw)
+        if principal is None:
+            raise Unauthorized("the API key is unknown or revoked")
+        cache.put(digest, principal)
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    async def dependency(principal: PrincipalDep) -> Principal:
+        if not principal.can(role):
+            raise Forbidden(
+                f"this needs role '{role.value}' or higher; the key has '{principal.role.value}'"
+            )
+        return principal
+
+    # Read by the route-walking test and the docs: the least role a route accepts.
+    dependency.min_role = role  # type: ignore[attr-defined]
+    return dependency
+
+
+ViewerDep = Annotated[Principal, Depends(require_role(Role.viewer))]
+AgentDep = Annotated[Principal, Depends(require_role(Role.agent))]
+SupervisorDep = Annotated[Principal, Depends(require_role(Role.supervisor))]
+AdminDep = Annotated[Principal, Depends(require_role(Role.admin))]

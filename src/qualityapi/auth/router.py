@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from qualityapi.auth import service
+from qualityapi.auth.dependencies import AdminDep, AuthCache
+from qualityapi.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from qualityapi.common.dependencies import ClockDep
+from qualityapi.db.session import SessionDep
+from qualityapi.errors import problem_responses
+
+router = APIRouter(prefix="/api-keys", tags=["api-keys"], responses=problem_responses(401, 403))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(422))
+async def create_api_key(
+    data: ApiKeyCreate, session: SessionDep, principal: AdminDep, clock: ClockDep
+) -> ApiKeyCreated:
+    """Create a key. The response holds the key itself, once: it is stored only as a hash."""
+    created = await service.create_key(
+        session, name=data.name, role=data.role, actor=principal, at=clock.now()
+    )
+    return ApiKeyCreated(**ApiKeyRead.model_validate(created.key).model_dump(), key=created.raw)
+
+
+@router.get("", responses=problem_responses(422))
+async def list_api_keys(
+    session: SessionDep,
+    _: AdminDep,
+    include_revoked: Annotated[bool, Query()] = False,
+) -> list[ApiKeyRead]:
+    keys = await service.list_keys(session, include_revoked=include_revoked)
+    return [ApiKeyRead.model_validate(k) for k in keys]
+
+
+@router.delete("/{key_id}", responses=problem_responses(404, 422))
+async def revoke_api_key(
+    key_id: uuid.UUID, request: Request, session: SessionDep, principal: AdminDep, clock: ClockDep
+) -> ApiKeyRead:
+    """Revoke a key. It stops working at once here, within the auth cache TTL elsewhere."""
+    key = await service.revoke_key(session, key_id, actor=principal, at=clock.now())
+    cache: AuthCache = request.app.state.auth_cache
+    cache.clear()
+    return ApiKeyRead.model_validate(key)

@@ -1,0 +1,1 @@
+"""Pieces shared by every domain: schema types, pagination, concurrency and idempotency."""

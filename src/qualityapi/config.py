@@ -1,0 +1,60 @@
+"""Settings: the only place that reads the environment (prefix ``QUALITYAPI_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The repository root in a source checkout; the Docker image sets QUALITYAPI_MIGRATIONS_DIR.
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUALITYAPI_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./qualityapi.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    bootstrap_admin_key: SecretStr | None = None
+    scheduler_enabled: bool = True
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+    # Postgres pool size per process; SQLite always uses one connection (single writer).
+    db_pool_size: int = Field(default=20, ge=1)
+    # How long an authenticated key stays cached in-process; a revocation reaches other
+    # replicas after at most this long.
+    auth_cache_seconds: float = Field(default=30.0, ge=0)
+    migrations_dir: Path = _REPO_ROOT / "migrations"
+
+    @field_validator("bootstrap_admin_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("QUALITYAPI_BOOTSTRAP_ADMIN_KEY must be at least 16 characters")
+        return value
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        # Operators write "127.0.0.0/8,10.0.0.0/8" in an env var; JSON lists still work.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

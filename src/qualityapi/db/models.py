@@ -1,0 +1,30 @@
+"""Imports every model so ``Base.metadata`` is complete (Alembic and the drift test use it)."""
+
+from qualityapi.audit.models import AuditEvent
+from qualityapi.auth.models import ApiKey
+from qualityapi.common.idempotency import IdempotencyRecord
+from qualityapi.db.base import Base
+from qualityapi.staff.models import Staff, Team
+from qualityapi.timeline.models import TimelineEvent
+from qualityapi.work_orders.models import (
+    ChecklistTemplate,
+    NumberSequence,
+    WorkOrder,
+    WorkOrderChecklist,
+    WorkOrderLog,
+)
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "ChecklistTemplate",
+    "IdempotencyRecord",
+    "NumberSequence",
+    "Staff",
+    "Team",
+    "TimelineEvent",
+    "WorkOrder",
+    "WorkOrderChecklist",
+    "WorkOrderLog",
+]

@@ -1,0 +1,1 @@
+"""SLA engine: business calendars, policy matching, clocks and the scanner."""

@@ -1,0 +1,1 @@
+"""Teams and staff: who handles work and whom escalations reach."""

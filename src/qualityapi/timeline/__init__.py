@@ -1,0 +1,1 @@
+"""The timeline of any subject (work order, complaint, survey): who did what, when, old → new."""

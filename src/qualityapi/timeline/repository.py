@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualityapi.auth.principal import Principal
+from qualityapi.timeline.models import TimelineEvent
+
+
+def add(
+    session: AsyncSession,
+    *,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    type: str,
+    at: datetime,
+    actor: Principal,
+    changes: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> TimelineEvent:
+    event = TimelineEvent(
+        subject_type=subject_type,
+        subject_id=subject_id,
+        type=type,
+        created_at=at,
+        actor_id=actor.key_id,
+        actor_name=actor.name,
+        changes=changes or {},
+        note=note,
+    )
+    session.add(event)
+    return event
+
+
+async def list_for(
+    session: AsyncSession,
+    *,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    after_id: int | None,
+    limit: int,
+) -> Sequence[TimelineEvent]:
+    """Oldest first (a timeline reads forwards); one extra row tells if more follow."""
+    stmt = select(TimelineEvent).where(
+        TimelineEvent.subject_type == subject_type, TimelineEvent.subject_id == subject_id
+    )
+    if after_id is not None:
+        stmt = stmt.where(TimelineEvent.id > after_id)
+    stmt = stmt.order_by(TimelineEvent.id).limit(limit + 1)
+    return (await session.execute(stmt)).scalars().all()

@@ -1,0 +1,198 @@
+"""Work-order life cycle. Services flush and never commit: the request boundary does."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualityapi.auth.principal import Principal
+from qualityapi.common.jsonable import ChangeSet
+from qualityapi.db.base import new_id
+from qualityapi.errors import InvalidTransition, NotFound, Unprocessable
+from qualityapi.staff.service import ensure_staff_exists, ensure_team_exists
+from qualityapi.timeline import repository as timeline
+from qualityapi.work_orders import repository
+from qualityapi.work_orders.models import WarningLevel, WorkOrder
+from qualityapi.work_orders.schemas import (
+    ActionNote,
+    AssignAction,
+    ReasonAction,
+    ResolveAction,
+    WorkOrderCreate,
+    WorkOrderUpdate,
+)
+from qualityapi.work_orders.states import EVENT_TYPES, Action, Status, next_status
+
+SUBJECT = "work_order"
+# Clients' clocks drift; a report time a little ahead of ours is still "now".
+REPORTED_AT_SKEW = timedelta(minutes=5)
+
+ActionBody = ActionNote | AssignAction | ReasonAction | ResolveAction
+
+
+def format_number(year: int, seq: int) -> str:
+    return f"WO-{year}-{seq:06d}"
+
+
+async def get(session: AsyncSession, work_order_id: uuid.UUID) -> WorkOrder:
+    wo = await repository.get(session, work_order_id)
+    if wo is None:
+        raise NotFound(f"work order {work_order_id} does not exist")
+    return wo
+
+
+def _check_reported_at(reported_at: datetime, now: datetime) -> None:
+    if reported_at > now + REPORTED_AT_SKEW:
+        raise Unprocessable("reported_at: lies in the future; send when the customer reported it")
+
+
+async def create(
+    session: AsyncSession, data: WorkOrderCreate, *, actor: Principal, now: datetime
+) -> WorkOrder:
+    reported_at = data.reported_at or now
+    _check_reported_at(reported_at, now)
+    await ensure_staff_exists(session, data.assignee_id, "assignee_id")
+    await ensure_team_exists(session, data.team_id, "team_id")
+    status = Status.assigned if data.assignee_id else Status.open
+    # Numbers are per UTC year. Taken last, so the counter's row lock is held briefly.
+    seq = await repository.next_number(session, f"WO-{now.year}")
+    wo = WorkOrder(
+        id=new_id(),
+        number=format_number(now.year, seq),
+        title=data.title,
+        description=data.description,
+        category=data.category,
+        priority=data.priority,
+        status=status,
+        customer=data.customer.model_dump(mode="json", exclude_none=True),
+        location=data.location,
+        reported_at=reported_at,
+        appointment_start=data.appointment_start,
+        appointment_end=data.appointment_end,
+        assignee_id=data.assignee_id,
+        team_id=data.team_id,
+        warning_level=WarningLevel.none,
+        reopen_count=0,
+        created_by=actor.name,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(wo)
+    changes = {"status": {"old": None, "new": status.value}}
+    if data.assignee_id:
+        changes["assignee_id"] = {"old": None, "new": str(data.assignee_id)}
+    timeline.add(
+        session,
+        subject_type=SUBJECT,
+        subject_id=wo.id,
+        type="created",
+        at=now,
+        actor=actor,
+        changes=changes,
+    )
+    await session.flush()
+    return wo
+
+
+async def update(
+    session: AsyncSession, wo: WorkOrder, data: WorkOrderUpdate, *, actor: Principal, now: datetime
+) -> WorkOrder:
+    fields = data.model_dump(exclude_unset=True)
+    for required in ("title", "priority", "customer", "reported_at"):
+        if required in fields and fields[required] is None:
+            raise Unprocessable(f"{required}: may not be null")
+    if data.reported_at is not None:
+        _check_reported_at(data.reported_at, now)
+    start = fields.get("appointment_start", wo.appointment_start)
+    end = fields.get("appointment_end", wo.appointment_end)
+    if start is not None and end is not None and end <= start:
+        raise Unprocessable("appointment_end: must be after appointment_start")
+    cs = ChangeSet(wo)
+    for field in fields:
+        value = getattr(data, field)
+        if field == "customer" and value is not None:
+            value = value.model_dump(mode="json", exclude_none=True)
+        cs.set(field, value)
+    if cs.changes:
+        wo.updated_at = now
+        timeline.add(
+            session,
+            subject_type=SUBJECT,
+            subject_id=wo.id,
+            type="updated",
+            at=now,
+            actor=actor,
+            changes=cs.changes,
+        )
+        await session.flush()
+    return wo
+
+
+async def apply_action(
+    session: AsyncSession,
+    wo: WorkOrder,
+    action: Action,
+    body: ActionBody | None,
+    *,
+    actor: Principal,
+    now: datetime,
+) -> WorkOrder:
+    target = next_status(action, wo.facts)
+    if target is None:
+        raise InvalidTransition(
+            action=action.value,
+            status=wo.status.value,
+            allowed=[a.value for a in wo.allowed_actions],
+        )
+    cs = ChangeSet(wo)
+    note: str | None = None
+    match body:
+        case AssignAction():
+            await ensure_staff_exists(session, body.assignee_id, "assignee_id")
+            await ensure_team_exists(session, body.team_id, "team_id")
+            cs.set("assignee_id", body.assignee_id)
+            if body.team_id is not None:
+                cs.set("team_id", body.team_id)
+            note = body.note
+        case ReasonAction():
+            note = body.reason
+        case ResolveAction():
+            cs.set("resolution", body.resolution)
+            note = body.note
+        case ActionNote():
+            note = body.note
+    if action is Action.respond:
+        cs.set("responded_at", now)
+    elif action is Action.arrive:
+        cs.set("arrived_at", now)
+    elif action is Action.hold:
+        cs.set("held_from", wo.status)
+    elif action is Action.resume:
+        cs.set("held_from", None)
+    elif action is Action.resolve:
+        cs.set("resolved_at", now)
+    elif action is Action.close:
+        cs.set("closed_at", now)
+    elif action is Action.reopen:
+        cs.set("resolved_at", None)
+        cs.set("closed_at", None)
+        cs.set("reopen_count", wo.reopen_count + 1)
+    elif action is Action.cancel:
+        cs.set("cancelled_at", now)
+    cs.set("status", target)
+    wo.updated_at = now
+    timeline.add(
+        session,
+        subject_type=SUBJECT,
+        subject_id=wo.id,
+        type=EVENT_TYPES[action],
+        at=now,
+        actor=actor,
+        changes=cs.changes,
+        note=note,
+    )
+    # Always a version bump: an action is a write even when it changed no column value.
+    await session.flush()
+    return wo
