@@ -3,7 +3,8 @@
 Run from the repository root::
 
     .venv/bin/python -m bench.bench_work_orders [--db sqlite|postgresql|both]
-        [--duration 8] [--warmup 2] [--connections 4,64] [--quick] [--baseline-only]
+        [--duration 8] [--warmup 2] [--connections 4,64] [--rounds 1]
+        [--quick] [--baseline-only]
 
 Per database it starts the real app and ``bench.baseline_app`` as separate uvicorn
 processes (one worker each) on the same database, then drives them one target at a time
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -244,10 +246,17 @@ class DatabaseRun:
     error: str | None = None
 
     def find(self, target: str, connections: int) -> LoadResult | None:
-        for m in self.measurements:
-            if m.target == target and m.connections == connections:
-                return m.result
-        return None
+        matching = [
+            m.result
+            for m in self.measurements
+            if m.target == target and m.connections == connections
+        ]
+        return LoadResult.combine(matching) if matching else None
+
+    def rows(self) -> list[tuple[str, int, LoadResult]]:
+        """One row per (target, connections) in first-measured order, rounds pooled."""
+        keys = dict.fromkeys((m.target, m.connections) for m in self.measurements)
+        return [(t, c, r) for t, c in keys if (r := self.find(t, c)) is not None]
 
 
 @dataclass(frozen=True)
@@ -256,6 +265,7 @@ class Settings:
     duration_s: float
     warmup_s: float
     connections: tuple[int, ...]
+    rounds: int
     baseline_only: bool
 
 
@@ -275,25 +285,15 @@ class IdCollector:
                 self.ids.append(row_id)
 
 
-class _Sequence:
-    """Unique request numbers across runs, so every created row gets a distinct title."""
-
-    def __init__(self) -> None:
-        self.next = 0
-
-    def take(self, count: int) -> int:
-        start = self.next
-        self.next += count
-        return start
-
-
-_titles = _Sequence()
+# Each factory numbers its titles from its own block, so every created row is distinct.
+_title_blocks = itertools.count(0, 10_000_000)
 JSON_HEADERS = {"Content-Type": "application/json"}
 BARE_REQUEST = Request("GET", "/bare")
 
 
 def _create_factory(path: str, headers: dict[str, str]) -> RequestFactory:
-    offset = _titles.take(10_000_000)
+    offset = next(_title_blocks)
+    all_headers = {**headers, **JSON_HEADERS}
 
     def factory(seq: int) -> Request:
         # Both create endpoints get the same body; the baseline model ignores the extra
@@ -305,7 +305,7 @@ def _create_factory(path: str, headers: dict[str, str]) -> RequestFactory:
                 "customer": {"name": "Bench"},
             }
         ).encode()
-        return Request("POST", path, body, {**headers, **JSON_HEADERS})
+        return Request("POST", path, body, all_headers)
 
     return factory
 
@@ -314,6 +314,10 @@ def _cycle_factory(path_prefix: str, ids: Sequence[str], headers: dict[str, str]
     # Built up front: the same Request objects come round again, encoded once.
     requests = [Request("GET", f"{path_prefix}{row_id}", None, headers) for row_id in ids]
     return lambda seq: requests[seq % len(requests)]
+
+
+def _statuses(result: LoadResult | None) -> dict[int, int]:
+    return dict(result.statuses) if result is not None else {}
 
 
 def _progress(message: str) -> None:
@@ -415,7 +419,9 @@ def bench_database(database: str, settings: Settings, run: DatabaseRun) -> None:
         ) -> None:
             measure(run, settings, server, target, conns, factory, hook)
 
-        for conns in settings.connections:
+        # Rounds repeat the whole sequence rather than each target, so slow drift on a
+        # shared machine hits baseline and app alike instead of skewing the ratios.
+        for conns in [c for _ in range(settings.rounds) for c in settings.connections]:
             go(baseline, TARGET_BARE, conns, lambda _seq: BARE_REQUEST)
             go(baseline, TARGET_INSERT, conns, insert_factory, inserted)
             if app is not None:
@@ -432,7 +438,7 @@ def bench_database(database: str, settings: Settings, run: DatabaseRun) -> None:
             if not created.ids:
                 raise BenchError(
                     "app POST /v1/work-orders returned no ids (expected 201 with a JSON 'id'; "
-                    f"statuses seen: {dict(run.measurements[-2].result.statuses)}).\n"
+                    f"statuses seen: {_statuses(run.find(TARGET_CREATE, conns))}).\n"
                     f"--- {app.log_path} ---\n{_tail(app.log_path)}"
                 )
             go(app, TARGET_GET, conns, _cycle_factory("/v1/work-orders/", created.ids, auth))
@@ -479,6 +485,8 @@ def print_header(settings: Settings) -> None:
         f"  loadgen:  {'uvloop' if uvloop_available() else 'asyncio'}, same machine, "
         f"keep-alive; {settings.warmup_s:g}s warm-up + {settings.duration_s:g}s per run"
     )
+    if settings.rounds > 1:
+        print(f"  rounds:   {settings.rounds}, figures pool all rounds of a target")
     print("  servers:  uvicorn, 1 worker each, one target measured at a time")
     print()
 
@@ -500,10 +508,9 @@ def print_table(runs: Sequence[DatabaseRun]) -> None:
     print(header)
     print("-" * len(header))
     for run in runs:
-        for m in run.measurements:
-            r = m.result
+        for target, conns, r in run.rows():
             print(
-                f"{run.database:<11}{m.target:<31}{m.connections:>5}{r.rps:>10.0f}"
+                f"{run.database:<11}{target:<31}{conns:>5}{r.rps:>10.0f}"
                 f"{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}  {_errors_cell(r)}"
             )
     print()
@@ -585,6 +592,12 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--warmup", type=float, help="warm-up seconds per run (default 2)")
     parser.add_argument("--connections", type=_parse_connections, default=(4, 64), help="e.g. 4,64")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the whole sequence N times and pool the figures (steadier ratios)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="smoke run: short runs, SQLite only unless --db"
     )
     parser.add_argument(
@@ -598,6 +611,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         duration_s=args.duration if args.duration is not None else default_duration,
         warmup_s=args.warmup if args.warmup is not None else default_warmup,
         connections=args.connections,
+        rounds=max(1, args.rounds),
         baseline_only=args.baseline_only,
     )
 
@@ -619,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
     print_header(settings)
     runs: list[DatabaseRun] = []
-    failed = False
+    failed = interrupted = False
     with _sigterm_as_interrupt():
         try:
             for database in settings.databases:
@@ -633,11 +647,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"\n{database}: {exc}\n", file=sys.stderr, flush=True)
         except KeyboardInterrupt:
             print("\ninterrupted; partial results follow", file=sys.stderr)
-            failed = True
+            interrupted = True
     print()
     print_table(runs)
     for run in runs:
         print_ratios(run, settings.connections)
+    if interrupted:
+        return 130
     return 1 if failed else 0
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -87,6 +88,20 @@ class LoadResult:
     statuses: Counter[int] = field(default_factory=Counter)
     transport_errors: int = 0
     aborted: bool = False
+
+    @classmethod
+    def combine(cls, results: Sequence[LoadResult]) -> LoadResult:
+        """Pool several runs of the same target, as if they were one longer run."""
+        pooled = cls(connections=results[0].connections if results else 0)
+        for r in results:
+            pooled.requests += r.requests
+            pooled.errors += r.errors
+            pooled.elapsed_s += r.elapsed_s
+            pooled.latencies_s.extend(r.latencies_s)
+            pooled.statuses.update(r.statuses)
+            pooled.transport_errors += r.transport_errors
+            pooled.aborted = pooled.aborted or r.aborted
+        return pooled
 
     @property
     def rps(self) -> float:
@@ -272,14 +287,50 @@ def uvloop_available() -> bool:
     return True
 
 
+async def _cancel_on_sigterm(coro: Coroutine[Any, Any, _T], interrupted: list[bool]) -> _T:
+    # asyncio.Runner turns Ctrl-C into a clean cancellation; SIGTERM deserves the same,
+    # since an exception raised from a plain signal handler would tear through the loop
+    # and leave half-finished tasks behind.
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm() -> None:
+        interrupted[0] = True
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+        return await coro
+    try:
+        return await coro
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        # remove_signal_handler resets to SIG_DFL; give the caller its handler back.
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run a coroutine on uvloop when installed: the client must stay cheaper than the server."""
+    """Run a coroutine on uvloop when installed: the client must stay cheaper than the server.
+
+    SIGTERM and Ctrl-C both surface as KeyboardInterrupt after the load has been cancelled.
+    """
     try:
         import uvloop
+
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
     except ImportError:
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
+        loop_factory = None
+    interrupted = [False]
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        try:
+            return runner.run(_cancel_on_sigterm(coro, interrupted))
+        except asyncio.CancelledError:
+            if interrupted[0]:
+                raise KeyboardInterrupt from None
+            raise
 
 
 def _main() -> None:

@@ -55,6 +55,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_events",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Uuid(), nullable=True),
         sa.Column("actor_name", sa.String(length=100), nullable=False),
@@ -63,11 +69,9 @@ def upgrade() -> None:
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("before", JSON, nullable=True),
         sa.Column("after", JSON, nullable=True),
-        sa.Column("id", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.create_index("ix_audit_events_created_at_id", ["created_at", "id"], unique=False)
         batch_op.create_index(
             "ix_audit_events_resource", ["resource_type", "resource_id"], unique=False
         )
@@ -376,7 +380,6 @@ def downgrade() -> None:
     op.drop_table("checklist_templates")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_resource")
-        batch_op.drop_index("ix_audit_events_created_at_id")
 
     op.drop_table("audit_events")
     op.drop_table("api_keys")

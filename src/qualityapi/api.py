@@ -6,12 +6,14 @@ from fastapi import APIRouter
 
 from qualityapi.audit.router import router as audit_router
 from qualityapi.auth.router import router as keys_router
+from qualityapi.errors import problem_responses
 from qualityapi.staff.router import router as staff_router
 from qualityapi.work_orders.actions import router as work_order_actions_router
 from qualityapi.work_orders.router import router as work_orders_router
 from qualityapi.work_orders.router import templates_router
 
-api_router = APIRouter(prefix="/v1")
+# Problems any /v1 route can return; routes add their own (404, 409, 412) on top.
+api_router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 413, 422))
 api_router.include_router(work_orders_router)
 api_router.include_router(work_order_actions_router)
 api_router.include_router(templates_router)

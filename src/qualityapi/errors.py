@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -202,6 +203,31 @@ async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _integrity(request: Request, exc: Exception) -> JSONResponse:
+    # A safety net: services check what they can, but a concurrent request can still win
+    # a unique key between the check and the insert.
+    log.info("integrity_conflict", path=request.url.path, error=str(exc.__cause__ or exc)[:300])
+    return problem_response(
+        status=409,
+        slug="conflict",
+        title="Conflict",
+        detail="the change conflicts with data written concurrently; fetch and retry",
+        instance=request.url.path,
+    )
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the schema let through (e.g. a NUL character).
+    log.info("data_refused", path=request.url.path, error=str(exc.__cause__ or exc)[:300])
+    return problem_response(
+        status=422,
+        slug="validation-error",
+        title="Request validation failed",
+        detail="a value in the request cannot be stored (unsupported characters or range)",
+        instance=request.url.path,
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path, method=request.method)
     return problem_response(
@@ -218,6 +244,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StaleDataError, _stale_data)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unhandled)
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import fastapi.routing as fastapi_routing
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from qualityapi import __version__
 from qualityapi.api import api_router
-from qualityapi.auth.dependencies import AuthCache
+from qualityapi.auth.dependencies import AuthCache, min_role_of
 from qualityapi.bootstrap import prepare
 from qualityapi.clock import Clock, SystemClock
 from qualityapi.config import Settings, get_settings
@@ -22,7 +24,7 @@ from qualityapi.db.session import make_sessionmaker
 from qualityapi.errors import install_error_handlers
 from qualityapi.health.router import router as health_router
 from qualityapi.logs import configure_logging
-from qualityapi.middleware import BodySizeLimit, RequestContext
+from qualityapi.middleware import InputGuard, RequestContext
 
 DESCRIPTION = """
 Service-quality management: work orders with priority tiers and SLA deadlines, the
@@ -38,6 +40,39 @@ stale write. **Retries**: send `Idempotency-Key` on POST; a repeat returns the f
 def _operation_id(route: APIRoute) -> str:
     # Stable, readable ids for generated clients: the endpoint's name, unique in this app.
     return route.name
+
+
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """Every APIRoute, including those of included routers (FastAPI ≥ 0.16x nests them)."""
+    iter_contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    if iter_contexts is None:
+        return [r for r in app.routes if isinstance(r, APIRoute)]
+    found = (ctx.original_route for ctx in iter_contexts(app.routes))
+    return [r for r in found if isinstance(r, APIRoute)]
+
+
+def _document_roles(app: FastAPI) -> None:
+    """Adds ``x-required-role`` and a sentence to every operation that needs a key."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        roles = {r.name: min_role_of(r) for r in api_routes(app)}
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                role = roles.get(operation.get("operationId", ""))
+                if role is None:
+                    continue
+                operation["x-required-role"] = role.value
+                note = f"Requires role `{role.value}` or higher."
+                operation["description"] = (
+                    operation.get("description", "") + "\n\n" + note
+                ).strip()
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -72,6 +107,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
+    _document_roles(app)
     return app

@@ -14,22 +14,19 @@ from qualityapi.errors import problem_response
 log = structlog.get_logger("qualityapi.http")
 
 REQUESTS = Counter(
-    "qualityapi_http_requests_total", "HTTP requests handled", ["method", "route", "status"]
+    "qualityapi_http_requests_total", "HTTP requests handled", ["method", "handler", "status"]
 )
 LATENCY = Histogram(
     "qualityapi_http_request_duration_seconds",
     "HTTP request duration",
-    ["method", "route"],
+    ["method", "handler"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 
 
-class _TooLarge(Exception):
-    pass
-
-
-class BodySizeLimit:
-    """Refuses bodies above ``max_bytes`` with a 413 problem, by header or by counting."""
+class InputGuard:
+    """Refuses what no route could handle: bodies above ``max_bytes`` (413, by header or by
+    counting) and NUL characters in the URL (400; PostgreSQL cannot compare text with NUL)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -38,6 +35,16 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+            response = problem_response(
+                status=400,
+                slug="bad-request",
+                title="Bad request",
+                detail="the URL contains a NUL (%00) character",
+                instance=None,
+            )
+            await response(scope, receive, send)
             return
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -49,28 +56,30 @@ class BodySizeLimit:
                     await self._refuse(scope, receive, send)
                     return
         received = 0
-        response_started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
+                if received > self.max_bytes and not refused:
+                    # Answer now and tell the app the client left: whatever it tries to
+                    # send afterwards is dropped below.
+                    refused = True
+                    await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not response_started:
-                await self._refuse(scope, receive, send)
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
@@ -115,16 +124,18 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
+            # The endpoint's name (= its OpenAPI operationId): bounded, stable and, unlike
+            # route.path, the same whatever prefix a router was included under.
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            handler = getattr(route, "name", None) or "unmatched"
             method = scope["method"]
-            REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(elapsed)
+            REQUESTS.labels(method, handler, str(status)).inc()
+            LATENCY.labels(method, handler).observe(elapsed)
             log.info(
                 "request",
                 method=method,
                 path=scope["path"],
-                route=template,
+                handler=handler,
                 status=status,
                 ms=round(elapsed * 1000, 1),
             )

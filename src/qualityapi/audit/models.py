@@ -7,16 +7,15 @@ from typing import Any
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qualityapi.db.base import Base, UuidPk
+from qualityapi.db.base import Base, BigIntPk
 
 
-class AuditEvent(UuidPk, Base):
+class AuditEvent(Base):
     __tablename__ = "audit_events"
-    __table_args__ = (
-        Index("ix_audit_events_created_at_id", "created_at", "id"),
-        Index("ix_audit_events_resource", "resource_type", "resource_id"),
-    )
+    __table_args__ = (Index("ix_audit_events_resource", "resource_type", "resource_id"),)
 
+    # A sequence: changes made in one request share a timestamp but have an order.
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime]
     actor_id: Mapped[uuid.UUID | None]
     actor_name: Mapped[str] = mapped_column(String(100))

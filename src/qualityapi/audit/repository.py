@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.audit.models import AuditEvent
-from qualityapi.common.pagination import PageParams, paginate_newest_first
 
 
 def record(
@@ -40,8 +39,9 @@ def record(
 
 async def list_page(
     session: AsyncSession,
-    params: PageParams,
     *,
+    before_id: int | None,
+    limit: int,
     resource_type: str | None,
     resource_id: str | None,
     since: datetime | None,
@@ -53,5 +53,7 @@ async def list_page(
         stmt = stmt.where(AuditEvent.resource_id == resource_id)
     if since:
         stmt = stmt.where(AuditEvent.created_at >= since)
-    stmt = paginate_newest_first(stmt, params, AuditEvent.created_at, AuditEvent.id)
+    if before_id is not None:
+        stmt = stmt.where(AuditEvent.id < before_id)
+    stmt = stmt.order_by(AuditEvent.id.desc()).limit(limit + 1)
     return (await session.execute(stmt)).scalars().all()

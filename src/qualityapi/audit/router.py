@@ -7,26 +7,30 @@ from fastapi import APIRouter, Query
 from qualityapi.audit import repository
 from qualityapi.audit.schemas import AuditEventRead
 from qualityapi.auth.dependencies import AdminDep
-from qualityapi.common.pagination import PageDep, split_page
+from qualityapi.common.pagination import SeqPageDep
 from qualityapi.common.schemas import Page, UtcDatetime
 from qualityapi.db.session import SessionDep
-from qualityapi.errors import problem_responses
 
-router = APIRouter(tags=["audit"], responses=problem_responses(400, 401, 403, 422))
+router = APIRouter(tags=["audit"])
 
 
 @router.get("/audit-events")
 async def list_audit_events(
     session: SessionDep,
     _: AdminDep,
-    page: PageDep,
+    page: SeqPageDep,
     resource_type: Annotated[str | None, Query(max_length=50)] = None,
     resource_id: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[UtcDatetime | None, Query()] = None,
 ) -> Page[AuditEventRead]:
     """Every configuration change: who, when, before and after. Newest first."""
     found = await repository.list_page(
-        session, page, resource_type=resource_type, resource_id=resource_id, since=since
+        session,
+        before_id=page.cursor_id,
+        limit=page.limit,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        since=since,
     )
-    rows, cursor = split_page(list(found), page)
+    rows, cursor = page.split(list(found))
     return Page(items=[AuditEventRead.model_validate(e) for e in rows], next_cursor=cursor)

@@ -7,7 +7,7 @@ from qualityapi.common.schemas import ReadModel, UtcDatetime
 
 
 class AuditEventRead(ReadModel):
-    id: uuid.UUID
+    id: int
     created_at: UtcDatetime
     actor_id: uuid.UUID | None
     actor_name: str

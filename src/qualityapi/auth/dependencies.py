@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qualityapi.auth import service
@@ -85,3 +86,15 @@ ViewerDep = Annotated[Principal, Depends(require_role(Role.viewer))]
 AgentDep = Annotated[Principal, Depends(require_role(Role.agent))]
 SupervisorDep = Annotated[Principal, Depends(require_role(Role.supervisor))]
 AdminDep = Annotated[Principal, Depends(require_role(Role.admin))]
+
+
+def min_role_of(route: APIRoute) -> Role | None:
+    """The least role a route accepts, read from its ``require_role`` dependency."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        role = getattr(dep.call, "min_role", None)
+        if isinstance(role, Role):
+            return role
+        stack.extend(dep.dependencies)
+    return None

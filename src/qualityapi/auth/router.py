@@ -12,10 +12,10 @@ from qualityapi.common.dependencies import ClockDep
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
 
-router = APIRouter(prefix="/api-keys", tags=["api-keys"], responses=problem_responses(401, 403))
+router = APIRouter(prefix="/api-keys", tags=["api-keys"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(422))
+@router.post("", status_code=status.HTTP_201_CREATED)
 async def create_api_key(
     data: ApiKeyCreate, session: SessionDep, principal: AdminDep, clock: ClockDep
 ) -> ApiKeyCreated:

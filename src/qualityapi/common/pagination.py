@@ -113,7 +113,8 @@ class SeqPageParams:
         ] = None,
     ) -> None:
         self.limit = limit
-        self.after_id = decode_seq_cursor(cursor)
+        # The last id seen; the repository continues after it in its own direction.
+        self.cursor_id = decode_seq_cursor(cursor)
 
     def split(self, rows: list[Any]) -> tuple[list[Any], str | None]:
         if len(rows) <= self.limit:

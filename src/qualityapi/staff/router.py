@@ -22,7 +22,7 @@ from qualityapi.staff.schemas import (
     TeamUpdate,
 )
 
-router = APIRouter(responses=problem_responses(401, 403, 422))
+router = APIRouter()
 
 
 @router.post(
@@ -44,7 +44,7 @@ async def create_team(
     return TeamRead.model_validate(team)
 
 
-@router.get("/teams", tags=["teams"], responses=problem_responses(400))
+@router.get("/teams", tags=["teams"])
 async def list_teams(session: SessionDep, _: ViewerDep, page: PageDep) -> Page[TeamRead]:
     rows, cursor = split_page(list(await repository.list_teams(session, page)), page)
     return Page(items=[TeamRead.model_validate(t) for t in rows], next_cursor=cursor)

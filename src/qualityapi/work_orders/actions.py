@@ -27,7 +27,7 @@ from qualityapi.work_orders.schemas import (
 )
 from qualityapi.work_orders.states import Action
 
-router = APIRouter(tags=["work-order-actions"], responses=problem_responses(401, 403, 422))
+router = APIRouter(tags=["work-order-actions"])
 
 # action -> (body model, body required?, summary)
 _ACTIONS: dict[Action, tuple[type[Any], bool, str]] = {
@@ -44,19 +44,17 @@ _ACTIONS: dict[Action, tuple[type[Any], bool, str]] = {
 
 
 def _endpoint(action: Action, model: type[Any], required: bool) -> Callable[..., Awaitable[Any]]:
-    body_type = Annotated[model if required else model | None, Body()]  # type: ignore[valid-type]
-
-    async def endpoint(
+    async def run(
         work_order_id: uuid.UUID,
         session: SessionDep,
         principal: AgentDep,
         clock: ClockDep,
         idem: IdempotencyDep,
         response: Response,
-        body: body_type = ... if required else None,  # type: ignore[valid-type]
-        if_match: IfMatchHeader = None,
+        body: Any,
+        if_match: str | None,
     ) -> Any:
-        async def run() -> WorkOrderRead:
+        async def apply() -> WorkOrderRead:
             wo = await service.get(session, work_order_id)
             check_if_match(if_match, wo.version)
             wo = await service.apply_action(
@@ -64,7 +62,40 @@ def _endpoint(action: Action, model: type[Any], required: bool) -> Callable[...,
             )
             return read(wo, response)
 
-        return await idem.run(run, status_code=200)
+        return await idem.run(apply, status_code=200)
+
+    # Two signatures because FastAPI reads "required" from the absence of a default.
+    if required:
+
+        async def endpoint(
+            work_order_id: uuid.UUID,
+            session: SessionDep,
+            principal: AgentDep,
+            clock: ClockDep,
+            idem: IdempotencyDep,
+            response: Response,
+            body: Annotated[model, Body()],  # type: ignore[valid-type]
+            if_match: IfMatchHeader = None,
+        ) -> Any:
+            return await run(
+                work_order_id, session, principal, clock, idem, response, body, if_match
+            )
+
+    else:
+
+        async def endpoint(  # type: ignore[misc]
+            work_order_id: uuid.UUID,
+            session: SessionDep,
+            principal: AgentDep,
+            clock: ClockDep,
+            idem: IdempotencyDep,
+            response: Response,
+            body: Annotated[model | None, Body()] = None,  # type: ignore[valid-type]
+            if_match: IfMatchHeader = None,
+        ) -> Any:
+            return await run(
+                work_order_id, session, principal, clock, idem, response, body, if_match
+            )
 
     endpoint.__name__ = f"{action.value}_work_order"
     return endpoint

@@ -32,12 +32,8 @@ from qualityapi.work_orders.schemas import (
 )
 from qualityapi.work_orders.states import Status
 
-router = APIRouter(tags=["work-orders"], responses=problem_responses(401, 403, 422))
-templates_router = APIRouter(
-    prefix="/checklist-templates",
-    tags=["checklist-templates"],
-    responses=problem_responses(401, 403, 422),
-)
+router = APIRouter(tags=["work-orders"])
+templates_router = APIRouter(prefix="/checklist-templates", tags=["checklist-templates"])
 
 
 def read(wo: WorkOrder, response: Response | None = None) -> WorkOrderRead:
@@ -70,7 +66,7 @@ async def create_work_order(
     return await idem.run(create, status_code=201)
 
 
-@router.get("/work-orders", responses=problem_responses(400))
+@router.get("/work-orders")
 async def list_work_orders(
     session: SessionDep,
     _: ViewerDep,
@@ -132,7 +128,7 @@ async def list_work_order_events(
         session,
         subject_type=service.SUBJECT,
         subject_id=work_order_id,
-        after_id=page.after_id,
+        after_id=page.cursor_id,
         limit=page.limit,
     )
     rows, cursor = page.split(list(found))
@@ -145,7 +141,7 @@ async def list_work_order_logs(
 ) -> Page[WorkOrderLogRead]:
     await service.get(session, work_order_id)
     found = await repository.list_logs(
-        session, work_order_id, after_id=page.after_id, limit=page.limit
+        session, work_order_id, after_id=page.cursor_id, limit=page.limit
     )
     rows, cursor = page.split(list(found))
     return Page(items=[WorkOrderLogRead.model_validate(e) for e in rows], next_cursor=cursor)

@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck openapi migrate bench install clean check
+
+# (Re)install whenever pyproject.toml changes; the stamp makes repeat runs instant.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## migrate the database (SQLite file by default) and serve on :8000
+	$(BIN)/qualityapi serve
+
+migrate: $(STAMP)
+	$(BIN)/qualityapi migrate
+
+test: $(STAMP)  ## the whole suite: SQLite and a real PostgreSQL started by the tests
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+openapi: $(STAMP)  ## regenerate the committed OpenAPI document
+	$(BIN)/qualityapi openapi --output openapi/openapi.json
+
+bench: $(STAMP)  ## work-order throughput against baselines, SQLite and PostgreSQL
+	$(BIN)/python -m bench.bench_work_orders --db both
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,158 @@
+"""Test harness: every API test runs against SQLite and a real PostgreSQL server.
+
+The PostgreSQL server is started here (initdb/pg_ctl, as the ``postgres`` user when the
+suite runs as root) once per session and removed afterwards. Without PostgreSQL binaries
+the PostgreSQL half is skipped loudly, except in CI (``CI=true``), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from qualityapi.auth import service as keys_service
+from qualityapi.auth.models import Role
+from qualityapi.auth.principal import SYSTEM_PRINCIPAL
+from qualityapi.clock import FrozenClock
+from qualityapi.config import Settings
+from qualityapi.db.engine import make_engine
+from qualityapi.db.migrations import upgrade
+from qualityapi.db.models import Base
+from qualityapi.main import create_app
+from tests.support.pgserver import PostgresUnavailable, TemporaryPostgres, find_pg_bin_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS = ROOT / "migrations"
+ADMIN_KEY = "qak_test_admin_key_0123456789abcdef"
+START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Asia/Shanghai
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+_PG_MISSING: list[str] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    try:
+        find_pg_bin_dir()
+    except PostgresUnavailable as exc:
+        message = (
+            f"PostgreSQL binaries not found: the PostgreSQL half of the suite cannot run. {exc}"
+        )
+        if _in_ci():
+            pytest.exit(f"FAIL (CI=true): {message}", returncode=3)
+        _PG_MISSING.append(message)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for message in _PG_MISSING:
+        terminalreporter.section("POSTGRESQL NOT TESTED", sep="!", red=True, bold=True)
+        terminalreporter.write_line(message, red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TemporaryPostgres]:
+    if _PG_MISSING:
+        pytest.skip(_PG_MISSING[0])
+    server = TemporaryPostgres().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "qualityapi.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        pg: TemporaryPostgres = request.getfixturevalue("postgres")
+        url = pg.url
+    upgrade(url, MIGRATIONS)
+    return url
+
+
+def backend_of(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+async def _clean(url: str) -> None:
+    """Empty every table but the migrations' own rows, so each test starts from zero."""
+    engine = make_engine(url)
+    keep = {"alembic_version"}
+    names = [t.name for t in Base.metadata.sorted_tables if t.name not in keep]
+    async with engine.begin() as conn:
+        if backend_of(url) == "postgresql":
+            others = ", ".join(n for n in names if n != "checklist_templates")
+            await conn.execute(text(f"TRUNCATE {others} RESTART IDENTITY CASCADE"))
+        else:
+            for name in reversed(names):
+                if name != "checklist_templates":
+                    await conn.execute(text(f"DELETE FROM {name}"))
+        await conn.execute(text("DELETE FROM checklist_templates WHERE created_by <> 'migration'"))
+    await engine.dispose()
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": url,
+        "bootstrap_admin_key": ADMIN_KEY,
+        "scheduler_enabled": False,
+        "log_level": "warning",
+        "migrations_dir": MIGRATIONS,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Api:
+    """A running app (lifespan entered) with an HTTP client and a key per role."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    clock: FrozenClock
+    keys: dict[Role, str]
+    database_url: str
+
+    def auth(self, role: Role = Role.admin) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+    @property
+    def backend(self) -> str:
+        return backend_of(self.database_url)
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[Api]:
+    await _clean(database_url)
+    clock = FrozenClock(START)
+    app = create_app(make_settings(database_url), clock=clock)
+    async with app.router.lifespan_context(app):
+        keys = {Role.admin: ADMIN_KEY}
+        async with app.state.sessionmaker() as session:
+            for role in (Role.viewer, Role.agent, Role.supervisor):
+                created = await keys_service.create_key(
+                    session,
+                    name=f"test-{role.value}",
+                    role=role,
+                    actor=SYSTEM_PRINCIPAL,
+                    at=clock.now(),
+                )
+                keys[role] = created.raw
+            await session.commit()
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Api(app=app, client=client, clock=clock, keys=keys, database_url=database_url)

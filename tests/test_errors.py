@@ -1,0 +1,114 @@
+"""Bad input gets a problem+json answer, never HTML, never a trace, never a lost write."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualityapi.auth.models import Role
+from qualityapi.work_orders.models import WorkOrder
+from tests.conftest import Api
+from tests.helpers import assert_problem, work_order_body
+
+
+async def test_malformed_json_is_400(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/work-orders",
+        content=b'{"title": "x",',
+        headers={**api.auth(Role.agent), "Content-Type": "application/json"},
+    )
+    assert_problem(response, 400)
+
+
+async def test_validation_errors_list_every_field(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/work-orders",
+        json={"priority": "whenever", "customer": {}, "surprise": 1},
+        headers=api.auth(Role.agent),
+    )
+    body = assert_problem(response, 422)
+    locs = {tuple(e["loc"]) for e in body["errors"]}
+    assert {
+        ("body", "title"),
+        ("body", "priority"),
+        ("body", "customer", "name"),
+        ("body", "surprise"),
+    } <= locs
+    assert all(e["msg"] for e in body["errors"])
+
+
+async def test_unknown_path_and_method_are_problems(api: Api) -> None:
+    assert_problem(await api.client.get("/v1/nothing-here", headers=api.auth()), 404)
+    assert_problem(await api.client.delete("/v1/work-orders", headers=api.auth()), 405)
+
+
+async def test_oversized_body_is_413_and_nothing_is_stored(api: Api) -> None:
+    body = work_order_body(description="x" * 2_000_000)
+    response = await api.client.post("/v1/work-orders", json=body, headers=api.auth(Role.agent))
+    assert_problem(response, 413)
+    listed = await api.client.get("/v1/work-orders", headers=api.auth())
+    assert listed.json()["items"] == []
+
+
+async def test_oversized_chunked_body_is_413(api: Api) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(40):
+            yield b"x" * 65536
+
+    response = await api.client.post(
+        "/v1/work-orders",
+        content=chunks(),
+        headers={**api.auth(Role.agent), "Content-Type": "application/json"},
+    )
+    assert_problem(response, 413)
+
+
+async def test_failed_commit_is_an_error_not_a_201(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session commits before the response is sent: a commit failure must surface."""
+
+    async def broken_commit(self: AsyncSession) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(AsyncSession, "commit", broken_commit)
+    response = await api.client.post(
+        "/v1/work-orders", json=work_order_body(), headers=api.auth(Role.agent)
+    )
+    body = assert_problem(response, 500)
+    assert "disk on fire" not in response.text
+    assert body["detail"] == "an unexpected error occurred; it has been logged"
+    monkeypatch.undo()
+    async with api.app.state.sessionmaker() as session:
+        count = await session.scalar(select(func.count()).select_from(WorkOrder))
+    assert count == 0
+
+
+async def test_nul_characters_are_a_clear_422(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/checklist-templates",
+        json={"name": "x", "items": [{"key": "a", "label": "bad\u0000label"}]},
+        headers=api.auth(Role.supervisor),
+    )
+    body = assert_problem(response, 422)
+    assert "NUL" in body["errors"][0]["msg"]
+    filtered = await api.client.get(
+        "/v1/work-orders", params={"category": "a\u0000b"}, headers=api.auth()
+    )
+    assert "NUL" in assert_problem(filtered, 400)["detail"]
+
+
+async def test_concurrent_template_versions_never_500(api: Api) -> None:
+    import asyncio
+
+    async def create() -> int:
+        response = await api.client.post(
+            "/v1/checklist-templates",
+            json={"name": "site-survey", "items": [{"key": "a", "label": "A"}]},
+            headers=api.auth(Role.supervisor),
+        )
+        return response.status_code
+
+    codes = await asyncio.gather(*(create() for _ in range(5)))
+    assert set(codes) <= {201, 409} and 201 in codes
