@@ -97,6 +97,12 @@ async def _clean(url: str) -> None:
         if backend_of(url) == "postgresql":
             others = ", ".join(n for n in names if n != "checklist_templates")
             await conn.execute(text(f"TRUNCATE {others} RESTART IDENTITY CASCADE"))
+            # Work-order number sequences (one per year) start again too.
+            sequences = await conn.execute(
+                text("SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'seq\\_%'")
+            )
+            for (name,) in sequences:
+                await conn.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
         else:
             for name in reversed(names):
                 if name != "checklist_templates":

@@ -60,7 +60,7 @@ async def test_idempotent_action_is_not_applied_twice(api: Api) -> None:
     assert second.json()["version"] == first.json()["version"] == 2
 
 
-async def test_concurrent_creates_get_unique_gapless_numbers(api: Api) -> None:
+async def test_concurrent_creates_get_unique_consecutive_numbers(api: Api) -> None:
     async def create(i: int) -> str:
         response = await api.client.post(
             "/v1/work-orders",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from qualityapi.audit.router import router as audit_router
 from qualityapi.auth.router import router as keys_router
@@ -12,11 +12,20 @@ from qualityapi.work_orders.actions import router as work_order_actions_router
 from qualityapi.work_orders.router import router as work_orders_router
 from qualityapi.work_orders.router import templates_router
 
-# Problems any /v1 route can return; routes add their own (404, 409, 412) on top.
-api_router = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 413, 422))
-api_router.include_router(work_orders_router)
-api_router.include_router(work_order_actions_router)
-api_router.include_router(templates_router)
-api_router.include_router(staff_router)
-api_router.include_router(keys_router)
-api_router.include_router(audit_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    work_orders_router,
+    work_order_actions_router,
+    templates_router,
+    staff_router,
+    keys_router,
+    audit_router,
+)
+
+
+def mount_v1(app: FastAPI) -> None:
+    # Each router directly on the app: one level of router nesting per request, not two.
+    # Problems any /v1 route can return; routes add their own (404, 409, 412) on top.
+    for router in ROUTERS:
+        app.include_router(
+            router, prefix="/v1", responses=problem_responses(400, 401, 403, 413, 422)
+        )

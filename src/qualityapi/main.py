@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from qualityapi import __version__
-from qualityapi.api import api_router
+from qualityapi.api import mount_v1
 from qualityapi.auth.dependencies import AuthCache, min_role_of
 from qualityapi.bootstrap import prepare
 from qualityapi.clock import Clock, SystemClock
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.migrations_head = head_revision(settings.migrations_dir)
     install_error_handlers(app)
     app.include_router(health_router)
-    app.include_router(api_router)
+    mount_v1(app)
     app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     _document_roles(app)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qualityapi.auth.dependencies import PrincipalDep
+from qualityapi.auth.principal import Principal
 from qualityapi.common.concurrency import etag_for
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.db.base import Base, UuidPk
@@ -48,22 +48,24 @@ class Idempotency:
         self,
         session: AsyncSession,
         *,
-        principal_key: str,
         key: str | None,
         fingerprint: str,
         now: datetime,
     ) -> None:
         self._session = session
-        self._principal_key = principal_key
         self.key = key
         self._fingerprint = fingerprint
         self._now = now
 
-    async def run(self, fn: Callable[[], Awaitable[M]], *, status_code: int) -> M | JSONResponse:
+    async def run(
+        self, fn: Callable[[], Awaitable[M]], *, status_code: int, owner: Principal
+    ) -> M | JSONResponse:
+        """Runs ``fn`` once per (owner, key); a repeat gets the first response back."""
         if self.key is None:
             return await fn()
+        principal_key = str(owner.key_id or uuid.UUID(int=0))
         stmt = select(IdempotencyRecord).where(
-            IdempotencyRecord.principal_key == self._principal_key,
+            IdempotencyRecord.principal_key == principal_key,
             IdempotencyRecord.key == self.key,
         )
         previous = (await self._session.execute(stmt)).scalar_one_or_none()
@@ -83,7 +85,7 @@ class Idempotency:
         result = await fn()
         self._session.add(
             IdempotencyRecord(
-                principal_key=self._principal_key,
+                principal_key=principal_key,
                 key=self.key,
                 fingerprint=self._fingerprint,
                 status_code=status_code,
@@ -105,7 +107,6 @@ class Idempotency:
 async def _idempotency(
     request: Request,
     session: SessionDep,
-    principal: PrincipalDep,
     clock: ClockDep,
     idempotency_key: Annotated[
         str | None,
@@ -123,10 +124,8 @@ async def _idempotency(
         digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
         digest.update(body)
         fingerprint = digest.hexdigest()
-    key_id = principal.key_id or uuid.UUID(int=0)
     return Idempotency(
         session,
-        principal_key=str(key_id),
         key=idempotency_key,
         fingerprint=fingerprint,
         now=clock.now(),

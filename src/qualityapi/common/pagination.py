@@ -48,7 +48,7 @@ class PageParams:
     cursor: Cursor | None
 
 
-def _page_params(
+async def _page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page")
@@ -104,17 +104,11 @@ def decode_seq_cursor(token: str | None) -> int | None:
         raise BadRequest("cursor is not valid: pass next_cursor from a previous page") from exc
 
 
+@dataclass(frozen=True)
 class SeqPageParams:
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None, Query(max_length=200, description="next_cursor of the previous page")
-        ] = None,
-    ) -> None:
-        self.limit = limit
-        # The last id seen; the repository continues after it in its own direction.
-        self.cursor_id = decode_seq_cursor(cursor)
+    limit: int
+    # The last id seen; the repository continues after it in its own direction.
+    cursor_id: int | None
 
     def split(self, rows: list[Any]) -> tuple[list[Any], str | None]:
         if len(rows) <= self.limit:
@@ -123,4 +117,13 @@ class SeqPageParams:
         return rows, encode_seq_cursor(rows[-1].id)
 
 
-SeqPageDep = Annotated[SeqPageParams, Depends()]
+async def _seq_page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page")
+    ] = None,
+) -> SeqPageParams:
+    return SeqPageParams(limit=limit, cursor_id=decode_seq_cursor(cursor))
+
+
+SeqPageDep = Annotated[SeqPageParams, Depends(_seq_page_params)]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from qualityapi.db.sqlite_inline import inline_creator
 
 
 def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -17,7 +19,9 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # Statements run on the event loop (sqlite_inline.py): wait for another process's
+    # write lock only briefly rather than stall every request for long.
+    cursor.execute("PRAGMA busy_timeout=2000")
     cursor.close()
 
 
@@ -27,6 +31,9 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEn
         # One connection, one writer: SQLite serialises writers anyway, and letting many
         # connections fight over the write lock gives p99s of hundreds of ms under load.
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+        database = make_url(url).database
+        if database and database != ":memory:":
+            kwargs["async_creator"] = inline_creator(database)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
     engine = create_async_engine(url, **kwargs)

@@ -13,13 +13,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+_READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with factory() as session:
         yield session
         # Commit before the response is sent (scope="function" below): a failed commit
         # must become an error response, never a 201 for a write that did not happen.
-        await session.commit()
+        # Reads have nothing to commit; closing the session ends their transaction.
+        if request.method not in _READ_ONLY:
+            await session.commit()
 
 
 # scope="function" runs the exit code right after the endpoint returns, before the

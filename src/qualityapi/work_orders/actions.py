@@ -62,7 +62,7 @@ def _endpoint(action: Action, model: type[Any], required: bool) -> Callable[...,
             )
             return read(wo, response)
 
-        return await idem.run(apply, status_code=200)
+        return await idem.run(apply, status_code=200, owner=principal)
 
     # Two signatures because FastAPI reads "required" from the absence of a default.
     if required:

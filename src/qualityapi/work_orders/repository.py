@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, func, select, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from qualityapi.common.pagination import PageParams, paginate_newest_first
 from qualityapi.work_orders.models import (
@@ -23,25 +26,57 @@ from qualityapi.work_orders.models import (
 )
 from qualityapi.work_orders.states import Status
 
-
-async def next_number(session: AsyncSession, name: str) -> int:
-    """Atomically take the next value of a named counter.
-
-    One upsert statement on both databases. On PostgreSQL the row lock is held until the
-    transaction ends, so numbers never repeat and concurrent creators queue on the counter.
-    """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(NumberSequence)
-        .values(name=name, last_value=1)
-        .on_conflict_do_update(
-            index_elements=[NumberSequence.name],
-            set_={"last_value": NumberSequence.last_value + 1},
-        )
-        .returning(NumberSequence.last_value)
+# Built once: constructing an upsert is far dearer than executing it from the cache.
+_counters = NumberSequence.__table__
+assert isinstance(_counters, Table)
+_SQLITE_NEXT_NUMBER = (
+    sqlite.insert(_counters)
+    .values(name=bindparam("name"), last_value=1)
+    .on_conflict_do_update(
+        index_elements=[_counters.c.name], set_={"last_value": _counters.c.last_value + 1}
     )
-    return int((await session.execute(stmt)).scalar_one())
+    .returning(_counters.c.last_value)
+)
+
+# Per engine, the sequences known to exist: one catalog round trip per year, not per order.
+_SEQUENCES_READY: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
+
+
+async def next_number(session: AsyncSession, prefix: str, year: int) -> int:
+    """The next value of the ``prefix``/``year`` counter behind human-readable numbers.
+
+    PostgreSQL: a real SEQUENCE per prefix and year. ``nextval`` never blocks another
+    transaction, so concurrent creates do not queue behind a counter row held until
+    commit (that convoy collapsed throughput at 64 connections). A rolled-back create
+    leaves a gap, as sequences do.
+    SQLite: one writer at a time anyway, so a counter row inside the transaction costs
+    no contention and stays gapless.
+    """
+    bind = session.bind
+    assert isinstance(bind, AsyncEngine)
+    if bind.dialect.name == "postgresql":
+        name = f"seq_{prefix.lower()}_{year}"
+        ready = _SEQUENCES_READY.setdefault(bind.sync_engine, set())
+        if name not in ready:
+            await _ensure_sequence(bind, name)
+            ready.add(name)
+        return int((await session.execute(select(func.nextval(name)))).scalar_one())
+    result = await session.execute(_SQLITE_NEXT_NUMBER, {"name": f"{prefix}-{year}"})
+    return int(result.scalar_one())
+
+
+async def _ensure_sequence(bind: AsyncEngine, name: str) -> None:
+    # In its own connection and transaction: DDL must not ride on (or roll back with)
+    # the request's transaction. Two processes racing at a year's first order may both
+    # try; IF NOT EXISTS plus a retry on the catalog's unique key settles it.
+    for attempt in range(3):
+        try:
+            async with bind.begin() as conn:
+                await conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name}"))
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
 
 
 async def get(session: AsyncSession, work_order_id: uuid.UUID) -> WorkOrder | None:

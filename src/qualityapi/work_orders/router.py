@@ -63,7 +63,7 @@ async def create_work_order(
         response.headers["Location"] = f"/v1/work-orders/{wo.id}"
         return read(wo, response)
 
-    return await idem.run(create, status_code=201)
+    return await idem.run(create, status_code=201, owner=principal)
 
 
 @router.get("/work-orders")
@@ -168,7 +168,7 @@ async def add_work_order_log(
         entry = await fieldwork.add_log(session, wo, data, actor=principal, now=clock.now())
         return WorkOrderLogRead.model_validate(entry)
 
-    return await idem.run(add, status_code=201)
+    return await idem.run(add, status_code=201, owner=principal)
 
 
 @router.get("/work-orders/{work_order_id}/checklist", responses=problem_responses(404))

@@ -56,8 +56,8 @@ async def create(
     await ensure_staff_exists(session, data.assignee_id, "assignee_id")
     await ensure_team_exists(session, data.team_id, "team_id")
     status = Status.assigned if data.assignee_id else Status.open
-    # Numbers are per UTC year. Taken last, so the counter's row lock is held briefly.
-    seq = await repository.next_number(session, f"WO-{now.year}")
+    # Numbers are per UTC year.
+    seq = await repository.next_number(session, "WO", now.year)
     wo = WorkOrder(
         id=new_id(),
         number=format_number(now.year, seq),
