@@ -129,7 +129,7 @@ async def put_checklist(
         saved.updated_at = now
         saved.updated_by = actor.name
     if changes:
-        timeline.add(
+        await timeline.add(
             session,
             subject_type=SUBJECT,
             subject_id=wo.id,
@@ -195,7 +195,7 @@ async def add_log(
         created_at=now,
     )
     session.add(entry)
-    timeline.add(
+    await timeline.add(
         session,
         subject_type=SUBJECT,
         subject_id=wo.id,

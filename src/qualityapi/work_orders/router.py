@@ -59,9 +59,10 @@ async def create_work_order(
     """Create a work order. `reported_at` may lie in the past (the customer called earlier)."""
 
     async def create() -> WorkOrderRead:
-        wo = await service.create(session, data, actor=principal, now=clock.now())
-        response.headers["Location"] = f"/v1/work-orders/{wo.id}"
-        return read(wo, response)
+        values = await service.create(session, data, actor=principal, now=clock.now())
+        response.headers["Location"] = f"/v1/work-orders/{values['id']}"
+        set_etag(response, values["version"])
+        return service.read_values(values)
 
     return await idem.run(create, status_code=201, owner=principal)
 
@@ -99,7 +100,9 @@ async def list_work_orders(
 async def get_work_order(
     work_order_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
 ) -> WorkOrderRead:
-    return read(await service.get(session, work_order_id), response)
+    values = await service.get_values(session, work_order_id)
+    set_etag(response, values["version"])
+    return service.read_values(values)
 
 
 @router.patch("/work-orders/{work_order_id}", responses=problem_responses(404, 409, 412))

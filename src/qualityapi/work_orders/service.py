@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,9 +22,17 @@ from qualityapi.work_orders.schemas import (
     ReasonAction,
     ResolveAction,
     WorkOrderCreate,
+    WorkOrderRead,
     WorkOrderUpdate,
 )
-from qualityapi.work_orders.states import EVENT_TYPES, Action, Status, next_status
+from qualityapi.work_orders.states import (
+    EVENT_TYPES,
+    Action,
+    Facts,
+    Status,
+    allowed_actions,
+    next_status,
+)
 
 SUBJECT = "work_order"
 # Clients' clocks drift; a report time a little ahead of ours is still "now".
@@ -50,7 +59,8 @@ def _check_reported_at(reported_at: datetime, now: datetime) -> None:
 
 async def create(
     session: AsyncSession, data: WorkOrderCreate, *, actor: Principal, now: datetime
-) -> WorkOrder:
+) -> dict[str, Any]:
+    """Inserts the order and its first timeline entry; returns the row as a dict."""
     reported_at = data.reported_at or now
     _check_reported_at(reported_at, now)
     await ensure_staff_exists(session, data.assignee_id, "assignee_id")
@@ -58,42 +68,61 @@ async def create(
     status = Status.assigned if data.assignee_id else Status.open
     # Numbers are per UTC year.
     seq = await repository.next_number(session, "WO", now.year)
-    wo = WorkOrder(
-        id=new_id(),
-        number=format_number(now.year, seq),
-        title=data.title,
-        description=data.description,
-        category=data.category,
-        priority=data.priority,
-        status=status,
-        customer=data.customer.model_dump(mode="json", exclude_none=True),
-        location=data.location,
-        reported_at=reported_at,
-        appointment_start=data.appointment_start,
-        appointment_end=data.appointment_end,
-        assignee_id=data.assignee_id,
-        team_id=data.team_id,
-        warning_level=WarningLevel.none,
-        reopen_count=0,
-        created_by=actor.name,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(wo)
-    changes = {"status": {"old": None, "new": status.value}}
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "number": format_number(now.year, seq),
+        "title": data.title,
+        "description": data.description,
+        "category": data.category,
+        "priority": data.priority,
+        "status": status,
+        "customer": data.customer.model_dump(mode="json", exclude_none=True),
+        "location": data.location,
+        "reported_at": reported_at,
+        "appointment_start": data.appointment_start,
+        "appointment_end": data.appointment_end,
+        "assignee_id": data.assignee_id,
+        "team_id": data.team_id,
+        "warning_level": WarningLevel.none,
+        "responded_at": None,
+        "arrived_at": None,
+        "resolved_at": None,
+        "closed_at": None,
+        "cancelled_at": None,
+        "held_from": None,
+        "resolution": None,
+        "reopen_count": 0,
+        "created_by": actor.name,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await repository.insert_values(session, values)
+    changes: dict[str, Any] = {"status": {"old": None, "new": status.value}}
     if data.assignee_id:
         changes["assignee_id"] = {"old": None, "new": str(data.assignee_id)}
-    timeline.add(
+    await timeline.add(
         session,
         subject_type=SUBJECT,
-        subject_id=wo.id,
+        subject_id=values["id"],
         type="created",
         at=now,
         actor=actor,
         changes=changes,
     )
-    await session.flush()
-    return wo
+    return values
+
+
+async def get_values(session: AsyncSession, work_order_id: uuid.UUID) -> dict[str, Any]:
+    values = await repository.get_values(session, work_order_id)
+    if values is None:
+        raise NotFound(f"work order {work_order_id} does not exist")
+    return values
+
+
+def read_values(values: dict[str, Any]) -> WorkOrderRead:
+    facts = Facts(values["status"], values["arrived_at"], values["held_from"])
+    return WorkOrderRead.model_validate({**values, "allowed_actions": allowed_actions(facts)})
 
 
 async def update(
@@ -117,7 +146,7 @@ async def update(
         cs.set(field, value)
     if cs.changes:
         wo.updated_at = now
-        timeline.add(
+        await timeline.add(
             session,
             subject_type=SUBJECT,
             subject_id=wo.id,
@@ -183,7 +212,7 @@ async def apply_action(
         cs.set("cancelled_at", now)
     cs.set("status", target)
     wo.updated_at = now
-    timeline.add(
+    await timeline.add(
         session,
         subject_type=SUBJECT,
         subject_id=wo.id,
