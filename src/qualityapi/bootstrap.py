@@ -1,4 +1,5 @@
-"""Start-up data: the bootstrap admin key and, on a brand-new database, a first key to use."""
+"""Start-up data: the bootstrap admin key, a first key on a brand-new database, and the
+default calendars and SLA policies (domain.md) on first start."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from qualityapi.auth.models import Role
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL
 from qualityapi.clock import Clock
 from qualityapi.config import Settings
+from qualityapi.sla.policies import seed_defaults
 
 log = structlog.get_logger("qualityapi.bootstrap")
 
@@ -54,5 +56,7 @@ async def prepare(
                 session, name="first-admin", role=Role.admin, actor=SYSTEM_PRINCIPAL, at=clock.now()
             )
             banner = first_key_banner(created_key.raw, f"http://{settings.host}:{settings.port}")
+        if await seed_defaults(session, actor=SYSTEM_PRINCIPAL, now=clock.now()):
+            log.info("default_sla_policies_created")
         await session.commit()
     return banner

@@ -5,11 +5,11 @@ import uuid
 from pydantic import Field
 
 from qualityapi.auth.models import Role
-from qualityapi.common.schemas import InputModel, ReadModel, ShortText, UtcDatetime
+from qualityapi.common.schemas import InputModel, ReadModel, UtcDatetime
 
 
 class ApiKeyCreate(InputModel):
-    name: ShortText
+    name: str = Field(min_length=1, max_length=100)
     role: Role
 
 

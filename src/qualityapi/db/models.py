@@ -4,6 +4,7 @@ from qualityapi.audit.models import AuditEvent
 from qualityapi.auth.models import ApiKey
 from qualityapi.common.idempotency import IdempotencyRecord
 from qualityapi.db.base import Base
+from qualityapi.sla.models import Calendar, SlaPolicy
 from qualityapi.staff.models import Staff, Team
 from qualityapi.timeline.models import TimelineEvent
 from qualityapi.work_orders.models import (
@@ -18,9 +19,11 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Calendar",
     "ChecklistTemplate",
     "IdempotencyRecord",
     "NumberSequence",
+    "SlaPolicy",
     "Staff",
     "Team",
     "TimelineEvent",

@@ -1,0 +1,114 @@
+"""Deadlines from SLA targets: pure functions over a business calendar.
+
+A target is one of
+- a duration of working time on a calendar (a 24x7 calendar makes it plain elapsed time),
+- N working days (due at the end of the Nth working day after the start's local date),
+- the subject's appointment end (``arrive by the end of the appointment window``).
+
+The warning instant is the earlier of "percent of the target elapsed" (measured in working
+time) and "lead time before the deadline" (wall-clock), never before the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from qualityapi.sla.calendar import (
+    BusinessCalendar,
+    add_working_days,
+    add_working_time,
+    working_seconds_between,
+)
+
+
+@dataclass(frozen=True)
+class DurationTarget:
+    duration: timedelta
+    calendar: BusinessCalendar
+
+
+@dataclass(frozen=True)
+class WorkingDaysTarget:
+    days: int
+    calendar: BusinessCalendar
+
+
+@dataclass(frozen=True)
+class AppointmentEndTarget:
+    calendar: BusinessCalendar
+
+
+Target = DurationTarget | WorkingDaysTarget | AppointmentEndTarget
+
+
+@dataclass(frozen=True)
+class WarningWindow:
+    percent: float | None = None
+    lead: timedelta | None = None
+
+
+def due_at(
+    target: Target, start: datetime, *, appointment_end: datetime | None = None
+) -> datetime | None:
+    """When the target falls due for a clock started at ``start``.
+
+    None when it cannot be known (an appointment target without an appointment).
+    """
+    match target:
+        case DurationTarget(duration=duration, calendar=calendar):
+            return add_working_time(calendar, start, duration)
+        case WorkingDaysTarget(days=days, calendar=calendar):
+            return add_working_days(calendar, start, days)
+        case AppointmentEndTarget():
+            return appointment_end
+    raise TypeError(f"unknown target {target!r}")
+
+
+def warn_at(
+    target: Target, start: datetime, due: datetime, window: WarningWindow
+) -> datetime | None:
+    candidates: list[datetime] = []
+    if window.percent is not None:
+        total = working_seconds_between(target.calendar, start, due)
+        elapsed = timedelta(seconds=total * window.percent / 100)
+        candidates.append(add_working_time(target.calendar, start, elapsed))
+    if window.lead is not None:
+        candidates.append(due - window.lead)
+    if not candidates:
+        return None
+    return max(min(candidates), min(start, due))
+
+
+@dataclass(frozen=True)
+class Match:
+    priorities: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+
+    def accepts(self, priority: str | None, category: str | None) -> bool:
+        # An empty set matches anything, including a subject without that attribute.
+        if self.priorities and priority not in self.priorities:
+            return False
+        return not (self.categories and category not in self.categories)
+
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Candidate(Generic[P]):
+    rank: int
+    match: Match
+    policy: P
+
+
+def choose_policy(
+    candidates: Sequence[Candidate[P]], *, priority: str | None, category: str | None
+) -> P | None:
+    """The first policy, by rank (lowest first), whose match accepts the subject."""
+    for candidate in sorted(candidates, key=lambda c: c.rank):
+        if candidate.match.accepts(priority, category):
+            return candidate.policy
+    return None

@@ -1,0 +1,143 @@
+"""Calendars and SLA policies over HTTP, and the deadline preview."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from qualityapi.auth.dependencies import AdminDep, ViewerDep
+from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_etag
+from qualityapi.common.dependencies import ClockDep
+from qualityapi.db.session import SessionDep
+from qualityapi.errors import problem_responses
+from qualityapi.sla import calendars, policies, repository
+from qualityapi.sla.models import Subject
+from qualityapi.sla.schemas import (
+    CalendarCreate,
+    CalendarRead,
+    CalendarUpdate,
+    PreviewRead,
+    PreviewRequest,
+    SlaPolicyCreate,
+    SlaPolicyRead,
+    SlaPolicyUpdate,
+)
+
+router = APIRouter()
+
+
+@router.get("/calendars", tags=["calendars"])
+async def list_calendars(session: SessionDep, _: ViewerDep) -> list[CalendarRead]:
+    """Built-in calendars (24x7) first, then by name."""
+    return [calendars.read(c) for c in await repository.list_calendars(session)]
+
+
+@router.post(
+    "/calendars",
+    status_code=status.HTTP_201_CREATED,
+    tags=["calendars"],
+    responses=problem_responses(409),
+)
+async def create_calendar(
+    data: CalendarCreate,
+    session: SessionDep,
+    principal: AdminDep,
+    clock: ClockDep,
+    response: Response,
+) -> CalendarRead:
+    cal = await calendars.create(session, data, actor=principal, now=clock.now())
+    set_etag(response, cal.version)
+    return calendars.read(cal)
+
+
+@router.get("/calendars/{calendar_id}", tags=["calendars"], responses=problem_responses(404))
+async def get_calendar(
+    calendar_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
+) -> CalendarRead:
+    cal = await calendars.get(session, calendar_id)
+    set_etag(response, cal.version)
+    return calendars.read(cal)
+
+
+@router.patch(
+    "/calendars/{calendar_id}", tags=["calendars"], responses=problem_responses(404, 409, 412)
+)
+async def update_calendar(
+    calendar_id: uuid.UUID,
+    data: CalendarUpdate,
+    session: SessionDep,
+    principal: AdminDep,
+    clock: ClockDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> CalendarRead:
+    """Change a calendar (24x7 is built in and cannot change)."""
+    cal = await calendars.get(session, calendar_id)
+    check_if_match(if_match, cal.version)
+    cal = await calendars.update(session, cal, data, actor=principal, now=clock.now())
+    set_etag(response, cal.version)
+    return calendars.read(cal)
+
+
+@router.get("/sla-policies", tags=["sla-policies"])
+async def list_sla_policies(
+    session: SessionDep, _: ViewerDep, subject: Annotated[Subject | None, Query()] = None
+) -> list[SlaPolicyRead]:
+    """By subject, then rank: the order in which policies are matched."""
+    return [policies.read(p) for p in await repository.list_policies(session, subject=subject)]
+
+
+@router.post(
+    "/sla-policies",
+    status_code=status.HTTP_201_CREATED,
+    tags=["sla-policies"],
+    responses=problem_responses(409),
+)
+async def create_sla_policy(
+    data: SlaPolicyCreate,
+    session: SessionDep,
+    principal: AdminDep,
+    clock: ClockDep,
+    response: Response,
+) -> SlaPolicyRead:
+    policy = await policies.create(session, data, actor=principal, now=clock.now())
+    set_etag(response, policy.version)
+    return policies.read(policy)
+
+
+@router.post("/sla-policies/preview", tags=["sla-policies"])
+async def preview_sla_policy(
+    data: PreviewRequest, session: SessionDep, _: ViewerDep
+) -> PreviewRead:
+    """The deadlines that would apply to a subject, without creating anything."""
+    return await policies.preview(session, data)
+
+
+@router.get("/sla-policies/{policy_id}", tags=["sla-policies"], responses=problem_responses(404))
+async def get_sla_policy(
+    policy_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
+) -> SlaPolicyRead:
+    policy = await policies.get(session, policy_id)
+    set_etag(response, policy.version)
+    return policies.read(policy)
+
+
+@router.patch(
+    "/sla-policies/{policy_id}", tags=["sla-policies"], responses=problem_responses(404, 409, 412)
+)
+async def update_sla_policy(
+    policy_id: uuid.UUID,
+    data: SlaPolicyUpdate,
+    session: SessionDep,
+    principal: AdminDep,
+    clock: ClockDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> SlaPolicyRead:
+    policy = await policies.get(session, policy_id)
+    check_if_match(if_match, policy.version)
+    policy = await policies.update(session, policy, data, actor=principal, now=clock.now())
+    set_etag(response, policy.version)
+    return policies.read(policy)

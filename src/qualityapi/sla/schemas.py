@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from qualityapi.common.schemas import InputModel, ReadModel, UtcDatetime
+from qualityapi.sla.models import Subject
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[Weekday, ...] = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+
+# Which clocks each subject has; a policy may set any subset.
+SUBJECT_TARGETS: dict[Subject, tuple[str, ...]] = {
+    Subject.work_order: ("response", "arrival", "resolution"),
+    Subject.complaint: ("response", "resolution", "feedback"),
+    Subject.survey_callback: ("callback",),
+}
+
+
+def _whole_seconds(value: timedelta) -> timedelta:
+    if value.microseconds:
+        raise ValueError("durations have second granularity (e.g. PT2S, PT1H30M)")
+    return value
+
+
+# Local wall-clock "HH:MM" (JSON Schema's "time" format would demand an offset).
+WallClock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])]
+
+
+class Interval(InputModel):
+    start: WallClock
+    end: WallClock = Field(description="end <= start crosses midnight; 00:00-00:00 is all day")
+
+
+class HolidaySource(InputModel):
+    country: str = Field(min_length=2, max_length=3, examples=["CN"])
+    subdivision: str | None = Field(default=None, max_length=10)
+
+
+class CalendarCreate(InputModel):
+    name: Name
+    time_zone: str = Field(max_length=64, examples=["Asia/Shanghai"])
+    working_hours: dict[Weekday, list[Interval]] = Field(
+        default_factory=dict, description="Per weekday; a missing day is closed."
+    )
+    holidays: HolidaySource | None = Field(
+        default=None,
+        description="Public holidays of a country (and subdivision), with substituted "
+        "working days, from the `holidays` library.",
+    )
+    closed_days: list[date] = Field(default_factory=list, max_length=1000)
+    extra_working_days: list[date] = Field(default_factory=list, max_length=1000)
+
+
+class CalendarUpdate(InputModel):
+    name: Name | None = None
+    time_zone: str | None = Field(default=None, max_length=64)
+    working_hours: dict[Weekday, list[Interval]] | None = None
+    holidays: HolidaySource | None = None
+    closed_days: list[date] | None = Field(default=None, max_length=1000)
+    extra_working_days: list[date] | None = Field(default=None, max_length=1000)
+
+
+class CalendarRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    time_zone: str
+    working_hours: dict[Weekday, list[Interval]]
+    holidays: HolidaySource | None
+    closed_days: list[date]
+    extra_working_days: list[date]
+    builtin: bool
+    version: int
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+def _target_shorthand(value: Any) -> Any:
+    # api.md: a target is "an ISO 8601 duration or {"working_days": N}".
+    return {"duration": value} if isinstance(value, str) else value
+
+
+class TargetSpec(InputModel):
+    duration: timedelta | None = Field(default=None, examples=["PT4H"])
+    working_days: int | None = Field(default=None, ge=1, le=365)
+    until: Literal["appointment_end"] | None = Field(
+        default=None, description="Due at the subject's appointment end."
+    )
+    calendar_id: uuid.UUID | None = Field(
+        default=None, description="This target's own calendar instead of the policy's."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TargetSpec:
+        kinds = [k for k in (self.duration, self.working_days, self.until) if k is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of duration, working_days or until")
+        if self.duration is not None:
+            if self.duration <= timedelta(0):
+                raise ValueError("duration must be positive")
+            _whole_seconds(self.duration)
+        return self
+
+
+Target = Annotated[TargetSpec, BeforeValidator(_target_shorthand)]
+
+
+class WarningSpec(InputModel):
+    percent: float | None = Field(
+        default=None, gt=0, lt=100, description="Yellow once this share of the target elapsed."
+    )
+    lead: timedelta | None = Field(
+        default=None, description="Yellow this long (wall-clock) before the deadline."
+    )
+
+    @field_validator("lead")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("lead must be positive")
+        return value if value is None else _whole_seconds(value)
+
+
+class Notify(InputModel):
+    role: Literal["assignee", "team_supervisor", "team_manager", "staff"]
+    staff_id: uuid.UUID | None = Field(default=None, description="Required when role is staff.")
+
+    @model_validator(mode="after")
+    def _staff_needs_id(self) -> Notify:
+        if (self.role == "staff") != (self.staff_id is not None):
+            raise ValueError("staff_id is required for role 'staff' and only for it")
+        return self
+
+
+class EscalationLevel(InputModel):
+    level: int = Field(ge=1, le=20)
+    after: timedelta = Field(description="Delay after the breach, e.g. PT0S, PT30M.")
+    notify: list[Notify] = Field(min_length=1, max_length=20)
+
+    @field_validator("after")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("after must not be negative")
+        return _whole_seconds(value)
+
+
+class MatchSpec(InputModel):
+    priorities: list[str] = Field(default_factory=list, max_length=50)
+    categories: list[str] = Field(default_factory=list, max_length=200)
+
+
+def _check_ladder(levels: list[EscalationLevel]) -> None:
+    numbers = [lvl.level for lvl in levels]
+    if numbers != list(range(1, len(levels) + 1)):
+        raise ValueError("escalation levels must be numbered 1, 2, 3, ... in order")
+    delays = [lvl.after for lvl in levels]
+    if delays != sorted(delays):
+        raise ValueError("each escalation level must come no sooner than the one before")
+
+
+def _check_targets(subject: Subject, targets: dict[str, TargetSpec]) -> None:
+    allowed = SUBJECT_TARGETS[subject]
+    unknown = sorted(set(targets) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{subject.value} has no target {', '.join(unknown)}; use {', '.join(allowed)}"
+        )
+
+
+class SlaPolicyCreate(InputModel):
+    name: Name
+    subject: Subject = Subject.work_order
+    rank: int = Field(default=100, ge=0, le=100_000, description="Lower is tried first.")
+    match: MatchSpec = Field(default_factory=MatchSpec)
+    calendar_id: uuid.UUID
+    targets: dict[str, Target] = Field(min_length=1, examples=[{"response": "PT1H"}])
+    warning: WarningSpec = Field(default_factory=lambda: WarningSpec(percent=80))
+    escalation: list[EscalationLevel] = Field(default_factory=list, max_length=20)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SlaPolicyCreate:
+        _check_targets(self.subject, self.targets)
+        _check_ladder(self.escalation)
+        return self
+
+
+class SlaPolicyUpdate(InputModel):
+    name: Name | None = None
+    rank: int | None = Field(default=None, ge=0, le=100_000)
+    match: MatchSpec | None = None
+    calendar_id: uuid.UUID | None = None
+    targets: dict[str, Target] | None = None
+    warning: WarningSpec | None = None
+    escalation: list[EscalationLevel] | None = Field(default=None, max_length=20)
+    enabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _ladder(self) -> SlaPolicyUpdate:
+        if self.escalation is not None:
+            _check_ladder(self.escalation)
+        return self
+
+
+class SlaPolicyRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    subject: Subject
+    rank: int
+    match: MatchSpec
+    calendar_id: uuid.UUID
+    targets: dict[str, TargetSpec]
+    warning: WarningSpec
+    escalation: list[EscalationLevel]
+    enabled: bool
+    version: int
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class PreviewRequest(InputModel):
+    subject: Subject = Subject.work_order
+    priority: str | None = Field(default=None, max_length=50, examples=["urgent"])
+    category: str | None = Field(default=None, max_length=100)
+    start: UtcDatetime = Field(description="When the clocks would start (e.g. reported_at).")
+    appointment_end: UtcDatetime | None = None
+
+
+class PreviewDeadline(ReadModel):
+    target: str
+    calendar_id: uuid.UUID
+    calendar_name: str
+    due_at: UtcDatetime | None = Field(description="Null when it depends on data not given.")
+    warn_at: UtcDatetime | None
+
+
+class PreviewRead(ReadModel):
+    policy_id: uuid.UUID | None = Field(description="Null when no policy matches.")
+    policy_name: str | None
+    deadlines: list[PreviewDeadline]

@@ -1,0 +1,227 @@
+"""Calendars, SLA policies and the preview, through HTTP on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qualityapi.auth.models import Role
+from tests.conftest import Api
+from tests.helpers import assert_problem, create_staff
+
+
+async def _by_name(api: Api, path: str) -> dict[str, Any]:
+    items = (await api.client.get(path, headers=api.auth())).json()
+    return {item["name"]: item for item in items}
+
+
+async def _preview(api: Api, **body: Any) -> dict[str, Any]:
+    response = await api.client.post(
+        "/v1/sla-policies/preview", json=body, headers=api.auth(Role.viewer)
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _deadlines(preview: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
+    return {d["target"]: (d["due_at"], d["warn_at"]) for d in preview["deadlines"]}
+
+
+async def test_first_start_creates_the_default_calendars_and_policies(api: Api) -> None:
+    cals = await _by_name(api, "/v1/calendars")
+    assert set(cals) == {"24x7", "business"}
+    assert cals["24x7"]["builtin"] is True
+    business = cals["business"]
+    assert business["time_zone"] == "Asia/Shanghai"
+    assert business["holidays"] == {"country": "CN", "subdivision": None}
+    assert business["working_hours"]["monday"] == [
+        {"start": "09:00", "end": "12:00"},
+        {"start": "13:30", "end": "18:00"},
+    ]
+    assert "saturday" not in business["working_hours"]
+    policies = await _by_name(api, "/v1/sla-policies")
+    assert set(policies) == {"urgent", "high", "normal"}
+    assert policies["urgent"]["targets"] == {
+        "response": {"duration": "PT1H", "working_days": None, "until": None, "calendar_id": None},
+        "arrival": {"duration": "PT4H", "working_days": None, "until": None, "calendar_id": None},
+    }
+    assert policies["urgent"]["calendar_id"] == cals["24x7"]["id"]
+    assert policies["high"]["targets"]["arrival"]["until"] == "appointment_end"
+    assert policies["normal"]["targets"]["resolution"]["calendar_id"] == cals["24x7"]["id"]
+    assert [lvl["level"] for lvl in policies["normal"]["escalation"]] == [1, 2]
+
+
+async def test_preview_of_the_default_policies(api: Api) -> None:
+    # urgent, on a public holiday: 24x7 -> +1h and +4h, yellow at 80%.
+    urgent = await _preview(api, priority="urgent", start="2026-10-01T10:00:00Z")
+    assert urgent["policy_name"] == "urgent"
+    assert _deadlines(urgent) == {
+        "response": ("2026-10-01T11:00:00Z", "2026-10-01T10:48:00Z"),
+        "arrival": ("2026-10-01T14:00:00Z", "2026-10-01T13:12:00Z"),
+    }
+    # high, Friday 9 Oct 17:00 Shanghai: 1h on Friday, then the working Saturday 10 Oct.
+    high = await _preview(
+        api,
+        priority="high",
+        start="2026-10-09T17:00:00+08:00",
+        appointment_end="2026-10-12T06:00:00Z",
+    )
+    assert _deadlines(high)["response"][0] == "2026-10-10T02:00:00Z"
+    # Working time to the appointment end (Mon 12 Oct 14:00 local): Fri 1h + Sat 7.5h +
+    # Mon 3.5h = 12h; 80% = 9h36m -> Mon 09:00 + 1h06m = 10:06 local = 02:06Z.
+    assert _deadlines(high)["arrival"] == ("2026-10-12T06:00:00Z", "2026-10-12T02:06:00Z")
+    # normal, Monday 11:00 Shanghai: 4 business hours across lunch; 24 plain hours.
+    normal = await _preview(api, priority="normal", start="2026-11-02T03:00:00Z")
+    assert _deadlines(normal) == {
+        "response": ("2026-11-02T08:30:00Z", "2026-11-02T07:42:00Z"),
+        "resolution": ("2026-11-03T03:00:00Z", "2026-11-02T22:12:00Z"),
+    }
+    nothing = await _preview(api, priority="whenever", start="2026-11-02T03:00:00Z")
+    assert nothing == {"policy_id": None, "policy_name": None, "deadlines": []}
+
+
+async def test_editing_the_business_calendar_changes_the_preview(api: Api) -> None:
+    cals = await _by_name(api, "/v1/calendars")
+    business = cals["business"]
+    response = await api.client.patch(
+        f"/v1/calendars/{business['id']}",
+        json={"working_hours": {"monday": [{"start": "08:00", "end": "20:00"}]}},
+        headers={**api.auth(), "If-Match": f'"{business["version"]}"'},
+    )
+    assert response.status_code == 200, response.text
+    normal = await _preview(api, priority="normal", start="2026-11-02T03:00:00Z")
+    # Monday now 08:00-20:00 local: 11:00 + 4h = 15:00 local = 07:00Z.
+    assert _deadlines(normal)["response"][0] == "2026-11-02T07:00:00Z"
+    audit = (
+        await api.client.get(
+            "/v1/audit-events", params={"resource_type": "calendar"}, headers=api.auth()
+        )
+    ).json()
+    assert audit["items"][0]["action"] == "calendar.updated"
+
+
+async def test_builtin_calendar_is_read_only(api: Api) -> None:
+    always = (await _by_name(api, "/v1/calendars"))["24x7"]
+    response = await api.client.patch(
+        f"/v1/calendars/{always['id']}", json={"time_zone": "Asia/Tokyo"}, headers=api.auth()
+    )
+    assert "built in" in assert_problem(response, 409)["detail"]
+
+
+async def test_calendar_validation(api: Api) -> None:
+    for body, needle in [
+        ({"name": "x", "time_zone": "Mars/Olympus"}, "time zone"),
+        ({"name": "x", "time_zone": "UTC", "holidays": {"country": "ZZ"}}, "ZZ"),
+        ({"name": "x", "time_zone": "UTC", "working_hours": {"funday": []}}, "funday"),
+        (
+            {
+                "name": "x",
+                "time_zone": "UTC",
+                "working_hours": {"monday": [{"start": "9am", "end": "17:00"}]},
+            },
+            "pattern",
+        ),
+        ({"name": "x", "time_zone": "UTC"}, "working time"),
+    ]:
+        response = await api.client.post("/v1/calendars", json=body, headers=api.auth())
+        problem = assert_problem(response, 422)
+        assert needle.lower() in response.text.lower(), (body, problem)
+
+
+async def test_policy_create_validate_and_match_by_rank(api: Api) -> None:
+    cals = await _by_name(api, "/v1/calendars")
+    engineer = await create_staff(api)
+    body = {
+        "name": "lift entrapment",
+        "rank": 1,
+        "match": {"priorities": ["urgent"], "categories": ["lift"]},
+        "calendar_id": cals["24x7"]["id"],
+        "targets": {
+            "arrival": "PT5M",
+            "resolution": {"working_days": 1, "calendar_id": cals["business"]["id"]},
+        },
+        "warning": {"lead": "PT2M"},
+        "escalation": [
+            {
+                "level": 1,
+                "after": "PT0S",
+                "notify": [{"role": "staff", "staff_id": engineer["id"]}],
+            },
+            {"level": 2, "after": "PT10M", "notify": [{"role": "team_manager"}]},
+        ],
+    }
+    created = await api.client.post("/v1/sla-policies", json=body, headers=api.auth())
+    assert created.status_code == 201, created.text
+    assert created.json()["targets"]["arrival"]["duration"] == "PT5M"
+    preview = await _preview(api, priority="urgent", category="lift", start="2026-11-02T01:00:00Z")
+    assert preview["policy_name"] == "lift entrapment"
+    assert _deadlines(preview)["arrival"] == ("2026-11-02T01:05:00Z", "2026-11-02T01:03:00Z")
+    # Day 0 is Monday 2 Nov; the first working day after it is Tue 3rd, ending 18:00 local.
+    assert _deadlines(preview)["resolution"][0] == "2026-11-03T10:00:00Z"
+    other = await _preview(api, priority="urgent", category="hvac", start="2026-11-02T01:00:00Z")
+    assert other["policy_name"] == "urgent"
+
+    bad_bodies = [
+        ({**body, "name": "a", "targets": {"response": "PT0S"}}, "positive"),
+        ({**body, "name": "b", "targets": {"response": "PT1.5S"}}, "second granularity"),
+        ({**body, "name": "c", "targets": {"callback": "PT1H"}}, "no target callback"),
+        (
+            {**body, "name": "d", "targets": {"response": {"duration": "PT1H", "working_days": 2}}},
+            "exactly one",
+        ),
+        (
+            {
+                **body,
+                "name": "e",
+                "escalation": [{"level": 2, "after": "PT0S", "notify": [{"role": "assignee"}]}],
+            },
+            "numbered",
+        ),
+        (
+            {
+                **body,
+                "name": "f",
+                "escalation": [{"level": 1, "after": "PT0S", "notify": [{"role": "staff"}]}],
+            },
+            "staff_id",
+        ),
+        ({**body, "name": "g", "calendar_id": "00000000-0000-4000-8000-000000000000"}, "calendar"),
+    ]
+    for bad, needle in bad_bodies:
+        response = await api.client.post("/v1/sla-policies", json=bad, headers=api.auth())
+        assert_problem(response, 422)
+        assert needle in response.text, (bad["name"], response.text)
+    assert_problem(await api.client.post("/v1/sla-policies", json=body, headers=api.auth()), 409)
+
+
+async def test_policy_update_and_disable(api: Api) -> None:
+    urgent = (await _by_name(api, "/v1/sla-policies"))["urgent"]
+    response = await api.client.patch(
+        f"/v1/sla-policies/{urgent['id']}",
+        json={"targets": {"response": "PT30M"}},
+        headers={**api.auth(), "If-Match": f'"{urgent["version"]}"'},
+    )
+    assert response.status_code == 200, response.text
+    preview = await _preview(api, priority="urgent", start="2026-11-02T01:00:00Z")
+    assert _deadlines(preview) == {"response": ("2026-11-02T01:30:00Z", "2026-11-02T01:24:00Z")}
+    stale = await api.client.patch(
+        f"/v1/sla-policies/{urgent['id']}",
+        json={"enabled": False},
+        headers={**api.auth(), "If-Match": f'"{urgent["version"]}"'},
+    )
+    assert_problem(stale, 412)
+    disabled = await api.client.patch(
+        f"/v1/sla-policies/{urgent['id']}", json={"enabled": False}, headers=api.auth()
+    )
+    assert disabled.status_code == 200
+    assert (await _preview(api, priority="urgent", start="2026-11-02T01:00:00Z"))[
+        "policy_id"
+    ] is None
+    assert_problem(
+        await api.client.patch(
+            f"/v1/sla-policies/{urgent['id']}",
+            json={"enabled": True},
+            headers=api.auth(Role.supervisor),
+        ),
+        403,
+    )
