@@ -12,7 +12,6 @@ from alembic import op
 
 import qualityapi.db.base  # noqa: F401 - autogenerate renders column types through it
 from sqlalchemy import Text  # noqa: F401 - JSONB variants render with Text()
-from sqlalchemy.dialects import postgresql  # noqa: F401
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -86,3 +86,60 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     summary = result.stdout[-8000:]
     assert result.returncode == 0, summary + result.stderr[-2000:]
     assert re.search(r"Selected: (\d+)/\1", summary), summary
+
+
+def test_real_server_walks_blue_yellow_red_and_escalates(database_url: str) -> None:
+    """The scheduler in the real process, on second-scale targets."""
+    env = {
+        "QUALITYAPI_DATABASE_URL": database_url,
+        "QUALITYAPI_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+        "QUALITYAPI_LOG_LEVEL": "warning",
+        "QUALITYAPI_SCHEDULER_ENABLED": "true",
+        "QUALITYAPI_SLA_SCAN_INTERVAL_SECONDS": "0.1",
+    }
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with running_server(env) as (base, _), httpx.Client(base_url=base, headers=headers) as http:
+        always = next(c for c in http.get("/v1/calendars").json() if c["name"] == "24x7")
+        policy = http.post(
+            "/v1/sla-policies",
+            json={
+                "name": f"e2e-{time.monotonic_ns()}",
+                "rank": 0,
+                "match": {"categories": ["e2e-sla"]},
+                "calendar_id": always["id"],
+                "targets": {"response": "PT2S"},
+                "warning": {"percent": 50},
+                "escalation": [
+                    {"level": 1, "after": "PT0S", "notify": [{"role": "assignee"}]},
+                    {"level": 2, "after": "PT1S", "notify": [{"role": "team_manager"}]},
+                ],
+            },
+        )
+        assert policy.status_code == 201, policy.text
+        wo = http.post(
+            "/v1/work-orders",
+            json={"title": "Lift stuck", "category": "e2e-sla", "customer": {"name": "Zhao"}},
+        ).json()
+        assert wo["warning_level"] == "blue"
+        due = wo["sla"][0]["due_at"]
+
+        events: list[dict[str, object]] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            events = http.get(f"/v1/work-orders/{wo['id']}/events").json()["items"]
+            if sum(1 for e in events if e["type"] == "sla_escalated") >= 2:
+                break
+            time.sleep(0.2)
+        levels = [
+            e["changes"]["warning_level"]["new"]
+            for e in events
+            if e["type"] == "warning_level_changed"
+        ]
+        assert levels == ["yellow", "red"], events
+        sla_types = [e["type"] for e in events if str(e["type"]).startswith("sla_")]
+        assert sla_types == ["sla_warning", "sla_breached", "sla_escalated", "sla_escalated"], (
+            events
+        )
+        breached = next(e for e in events if e["type"] == "sla_breached")
+        assert str(breached["created_at"]) >= due  # never before the deadline
+        assert http.get(f"/v1/work-orders/{wo['id']}").json()["warning_level"] == "red"

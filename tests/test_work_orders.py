@@ -20,7 +20,22 @@ async def test_create_returns_the_resource_with_number_etag_and_location(api: Ap
     body = response.json()
     assert re.fullmatch(r"WO-2026-\d{6}", body["number"])
     assert body["status"] == "open"
-    assert body["warning_level"] == "none"
+    # The default urgent policy starts two clocks on a 24x7 calendar: respond 1 h, arrive 4 h.
+    assert body["warning_level"] == "blue"
+    assert body["sla"] == [
+        {
+            "target": "response",
+            "state": "running",
+            "due_at": "2026-11-02T02:00:00Z",
+            "warn_at": "2026-11-02T01:48:00Z",
+        },
+        {
+            "target": "arrival",
+            "state": "running",
+            "due_at": "2026-11-02T05:00:00Z",
+            "warn_at": "2026-11-02T04:12:00Z",
+        },
+    ]
     assert body["reported_at"] == "2026-11-02T01:00:00Z"
     assert body["version"] == 1
     assert response.headers["etag"] == '"1"'
@@ -96,6 +111,14 @@ async def test_full_life_cycle_with_timeline(api: Api) -> None:
     events = (
         await api.client.get(f"/v1/work-orders/{wo['id']}/events", headers=api.auth(Role.viewer))
     ).json()["items"]
+    levels = [e["changes"]["warning_level"] for e in events if e["type"] == "warning_level_changed"]
+    # Resolving meets the clocks (none), reopening restarts resolution (blue), and again.
+    assert levels == [
+        {"old": "blue", "new": "none"},
+        {"old": "none", "new": "blue"},
+        {"old": "blue", "new": "none"},
+    ]
+    events = [e for e in events if e["type"] != "warning_level_changed"]
     assert [e["type"] for e in events] == [
         "created",
         "assigned",

@@ -25,6 +25,9 @@ from qualityapi.errors import install_error_handlers
 from qualityapi.health.router import router as health_router
 from qualityapi.logs import configure_logging
 from qualityapi.middleware import InputGuard, RequestContext
+from qualityapi.scheduler.jobs import SlaScanJob
+from qualityapi.sla.work_orders import WorkOrderClocks
+from qualityapi.work_orders import hooks as work_order_hooks
 
 DESCRIPTION = """
 Service-quality management: work orders with priority tiers and SLA deadlines, the
@@ -78,6 +81,8 @@ def _document_roles(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     clock = clock or SystemClock()
+    # Clocks follow work orders through this hook (the SLA engine depends on work orders).
+    work_order_hooks.register(WorkOrderClocks())
     configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
@@ -88,9 +93,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         banner = await prepare(app.state.sessionmaker, settings, clock)
         if banner:
             print(banner, file=sys.stderr, flush=True)
+        scanner = None
+        if settings.scheduler_enabled:
+            scanner = SlaScanJob(
+                app.state.sessionmaker,
+                clock,
+                interval=settings.sla_scan_interval_seconds,
+                batch=settings.sla_scan_batch,
+            )
+            scanner.start()
         try:
             yield
         finally:
+            if scanner is not None:
+                scanner.shutdown()
             await engine.dispose()
 
     app = FastAPIOffline(

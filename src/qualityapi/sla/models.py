@@ -5,10 +5,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qualityapi.db.base import Base, UuidPk
+from qualityapi.db.base import Base, BigIntPk, UuidPk
 
 
 class Subject(enum.StrEnum):
@@ -65,3 +65,88 @@ class SlaPolicy(UuidPk, Base):
     updated_at: Mapped[datetime]
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class ClockState(enum.StrEnum):
+    running = "running"
+    paused = "paused"
+    met = "met"
+    breached = "breached"
+    cancelled = "cancelled"
+
+
+class SlaClock(UuidPk, Base):
+    """One deadline of one subject (work order, complaint, survey callback).
+
+    ``next_check_at`` is the next instant at which anything about the clock can change
+    (warning, breach, next escalation level); null when nothing can. The scanner only
+    ever reads clocks whose ``next_check_at`` has come, so its cost follows the number of
+    due clocks, never the number of open ones.
+    """
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        Index("ix_sla_clocks_subject", "subject_type", "subject_id"),
+        Index("ix_sla_clocks_next_check_at", "next_check_at"),
+        Index("ix_sla_clocks_policy_id", "policy_id"),
+    )
+
+    subject_type: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[uuid.UUID]
+    target: Mapped[str] = mapped_column(String(30))
+    policy_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sla_policies.id", ondelete="SET NULL")
+    )
+    calendar_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calendars.id"))
+    state: Mapped[ClockState] = mapped_column(
+        Enum(ClockState, native_enum=False, length=20, validate_strings=True)
+    )
+    # Restarts (reopen) start a new cycle; transitions are unique per clock, cycle, stage.
+    cycle: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
+    # The target in working seconds, and the working seconds used before the current
+    # running segment: a pause or a re-plan keeps what was already used.
+    target_seconds: Mapped[float | None]
+    elapsed_seconds: Mapped[float]
+    segment_started_at: Mapped[datetime | None]
+    paused_segments: Mapped[list[Any]]
+    # 0 on track (blue), 1 warned (yellow), 2 breached (red), 2 + n: escalation level n.
+    stage: Mapped[int] = mapped_column(Integer)
+    met_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SlaTransition(Base):
+    """Each warning, breach and escalation, once: the unique key makes two scanners safe."""
+
+    __tablename__ = "sla_transitions"
+    __table_args__ = (UniqueConstraint("clock_id", "cycle", "stage"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    clock_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sla_clocks.id", ondelete="CASCADE"))
+    cycle: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """Events written in the transaction that caused them; the webhooks issue delivers them.
+
+    Envelope as Standard Webhooks bodies: ``{"type", "timestamp", "data"}``.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_subject", "subject_key", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(60))
+    # Messages about one subject are delivered in order (webhooks issue).
+    subject_key: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualityapi.sla.models import Calendar, SlaPolicy, Subject
+from qualityapi.sla.models import (
+    Calendar,
+    ClockState,
+    OutboxMessage,
+    SlaClock,
+    SlaPolicy,
+    SlaTransition,
+    Subject,
+)
 
 
 async def get_calendar(session: AsyncSession, calendar_id: uuid.UUID) -> Calendar | None:
@@ -47,3 +58,75 @@ async def list_policies(
     if enabled is not None:
         stmt = stmt.where(SlaPolicy.enabled.is_(enabled))
     return (await session.execute(stmt)).scalars().all()
+
+
+# --- clocks ------------------------------------------------------------------------------
+
+
+async def clocks_for(
+    session: AsyncSession, subject_type: str, subject_id: uuid.UUID
+) -> list[SlaClock]:
+    stmt = (
+        select(SlaClock)
+        .where(SlaClock.subject_type == subject_type, SlaClock.subject_id == subject_id)
+        .order_by(SlaClock.created_at, SlaClock.target)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[SlaClock]:
+    """Clocks whose next check has come, locked for this transaction.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent scanners take disjoint rows.
+    SQLite has one writer at a time; its transaction is the lock.
+    """
+    stmt = (
+        select(SlaClock)
+        .where(SlaClock.next_check_at <= now)
+        .order_by(SlaClock.next_check_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def open_clocks_of_policy(session: AsyncSession, policy_id: uuid.UUID) -> list[SlaClock]:
+    stmt = select(SlaClock).where(
+        SlaClock.policy_id == policy_id,
+        SlaClock.met_at.is_(None),
+        SlaClock.state.in_([ClockState.running, ClockState.paused, ClockState.breached]),
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def record_transition(
+    session: AsyncSession, *, clock_id: uuid.UUID, cycle: int, stage: int, at: datetime
+) -> bool:
+    """True if this (clock, cycle, stage) is new; False if another scanner recorded it."""
+    try:
+        async with session.begin_nested():
+            session.add(SlaTransition(clock_id=clock_id, cycle=cycle, stage=stage, occurred_at=at))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def add_message(
+    session: AsyncSession, *, type: str, subject_key: str, payload: dict[str, Any], at: datetime
+) -> None:
+    session.add(
+        OutboxMessage(
+            message_id=f"msg_{uuid.uuid4().hex}",
+            type=type,
+            subject_key=subject_key,
+            payload={
+                "type": type,
+                "timestamp": at.isoformat().replace("+00:00", "Z"),
+                "data": payload,
+            },
+            created_at=at,
+        )
+    )

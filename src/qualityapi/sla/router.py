@@ -12,7 +12,8 @@ from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_eta
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
-from qualityapi.sla import calendars, policies, repository
+from qualityapi.sla import calendars, clocks, policies, repository
+from qualityapi.sla import work_orders as work_order_subject
 from qualityapi.sla.models import Subject
 from qualityapi.sla.schemas import (
     CalendarCreate,
@@ -23,9 +24,22 @@ from qualityapi.sla.schemas import (
     SlaPolicyCreate,
     SlaPolicyRead,
     SlaPolicyUpdate,
+    SubjectSlaRead,
 )
+from qualityapi.work_orders import service as work_order_service
 
 router = APIRouter()
+
+
+@router.get(
+    "/work-orders/{work_order_id}/sla", tags=["work-orders"], responses=problem_responses(404)
+)
+async def get_work_order_sla(
+    work_order_id: uuid.UUID, session: SessionDep, _: ViewerDep, clock: ClockDep
+) -> SubjectSlaRead:
+    """Every SLA clock of the order: deadlines, time used and left, pauses, escalation."""
+    await work_order_service.get_values(session, work_order_id)
+    return await clocks.explain(session, Subject.work_order, work_order_id, clock.now())
 
 
 @router.get("/calendars", tags=["calendars"])
@@ -77,6 +91,9 @@ async def update_calendar(
     cal = await calendars.get(session, calendar_id)
     check_if_match(if_match, cal.version)
     cal = await calendars.update(session, cal, data, actor=principal, now=clock.now())
+    for subject_id in sorted(await clocks.apply_calendar_edit(session, cal.id, clock.now())):
+        await session.flush()
+        await work_order_subject.sync_level_locked(session, subject_id, clock.now())
     set_etag(response, cal.version)
     return calendars.read(cal)
 
@@ -139,5 +156,8 @@ async def update_sla_policy(
     policy = await policies.get(session, policy_id)
     check_if_match(if_match, policy.version)
     policy = await policies.update(session, policy, data, actor=principal, now=clock.now())
+    for subject_id in sorted(await clocks.apply_policy_edit(session, policy, clock.now())):
+        await session.flush()
+        await work_order_subject.sync_level_locked(session, subject_id, clock.now())
     set_etag(response, policy.version)
     return policies.read(policy)

@@ -245,3 +245,32 @@ class PreviewRead(ReadModel):
     policy_id: uuid.UUID | None = Field(description="Null when no policy matches.")
     policy_name: str | None
     deadlines: list[PreviewDeadline]
+
+
+class ClockRead(ReadModel):
+    id: uuid.UUID
+    target: str
+    state: str
+    cycle: int = Field(description="1, then +1 each time the clock restarts (reopen).")
+    started_at: UtcDatetime
+    due_at: UtcDatetime | None
+    warn_at: UtcDatetime | None
+    met_at: UtcDatetime | None
+    breached_at: UtcDatetime | None
+    elapsed_seconds: float = Field(description="Working seconds used so far.")
+    remaining_seconds: float | None = Field(description="Working seconds left; negative once late.")
+    paused_segments: list[dict[str, Any]]
+    escalation_level: int = Field(description="Escalation levels reached (0 before any).")
+    warning_level: Literal["blue", "yellow", "red", "none"]
+    calendar_id: uuid.UUID
+    calendar_name: str
+    policy_id: uuid.UUID | None
+
+
+class SubjectSlaRead(ReadModel):
+    subject_type: Subject
+    subject_id: uuid.UUID
+    warning_level: Literal["blue", "yellow", "red", "none"]
+    policy_id: uuid.UUID | None
+    policy_name: str | None
+    clocks: list[ClockRead]

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualityapi.db.base import Base, BigIntPk, UuidPk
@@ -56,6 +56,8 @@ class WorkOrder(UuidPk, Base):
     )
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     warning_level: Mapped[WarningLevel] = mapped_column(_enum(WarningLevel))
+    # The SLA clocks' summary, kept here by the SLA engine so reads need no second query.
+    sla: Mapped[list[Any]] = mapped_column(server_default=text("'[]'"))
     responded_at: Mapped[datetime | None]
     arrived_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]

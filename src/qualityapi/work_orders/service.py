@@ -14,7 +14,7 @@ from qualityapi.db.base import new_id
 from qualityapi.errors import InvalidTransition, NotFound, Unprocessable
 from qualityapi.staff.service import ensure_staff_exists, ensure_team_exists
 from qualityapi.timeline import repository as timeline
-from qualityapi.work_orders import repository
+from qualityapi.work_orders import hooks, repository
 from qualityapi.work_orders.models import WarningLevel, WorkOrder
 from qualityapi.work_orders.schemas import (
     ActionNote,
@@ -84,6 +84,7 @@ async def create(
         "assignee_id": data.assignee_id,
         "team_id": data.team_id,
         "warning_level": WarningLevel.none,
+        "sla": [],
         "responded_at": None,
         "arrived_at": None,
         "resolved_at": None,
@@ -97,6 +98,8 @@ async def create(
         "created_at": now,
         "updated_at": now,
     }
+    for listener in hooks.listeners():
+        await listener.creating(session, values, now)
     await repository.insert_values(session, values)
     changes: dict[str, Any] = {"status": {"old": None, "new": status.value}}
     if data.assignee_id:
@@ -146,6 +149,8 @@ async def update(
         cs.set(field, value)
     if cs.changes:
         wo.updated_at = now
+        for listener in hooks.listeners():
+            await listener.updated(session, wo, set(cs.changes), now)
         await timeline.add(
             session,
             subject_type=SUBJECT,
@@ -222,6 +227,8 @@ async def apply_action(
         changes=cs.changes,
         note=note,
     )
+    for listener in hooks.listeners():
+        await listener.acted(session, wo, action, now)
     # Always a version bump: an action is a write even when it changed no column value.
     await session.flush()
     return wo

@@ -1,0 +1,744 @@
+"""SLA scanner tick cost and due-to-committed latency, next to a naive full scan.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.bench_scanner [--db sqlite|postgresql|both]
+        [--sizes 10000,100000,1000000] [--due 1000] [--repeats 3] [--empty-repeats 20]
+        [--naive-max 1000000] [--latency-seconds 20] [--latency-rate 50]
+        [--latency-size 10000]
+
+Per database it migrates a fresh database, seeds the default calendars and policies, and
+bulk-loads open urgent work orders with one running ``response`` clock each (PostgreSQL:
+COPY; SQLite: Core executemany). The dataset grows in place from one size to the next.
+At each size it times:
+
+- the tick: one ``scan_once(..., batch=due)`` with ``--due`` clocks made due (median of
+  ``--repeats``, a fresh set of clocks each time);
+- the empty tick: ``scan_once`` with nothing due (median of ``--empty-repeats``);
+- the naive scan: every open work order with its clocks loaded into Python and each
+  clock's state computed with ``clockwork.stages_due`` (sizes up to ``--naive-max``).
+
+At ``--latency-size`` it also runs the scanner as the app's scheduler does (every
+``sla_scan_interval_seconds``, batch ``sla_scan_batch``) while ``--latency-rate`` clocks
+per second fall due, and reports the time from each clock's due instant to the commit
+of its transition. It prints figures only; goals are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from sqlalchemy import (  # noqa: E402
+    LABEL_STYLE_TABLENAME_PLUS_COL,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
+from tests.support.pgserver import TemporaryPostgres  # noqa: E402
+
+from qualityapi.auth.principal import SYSTEM_PRINCIPAL  # noqa: E402
+from qualityapi.config import Settings  # noqa: E402
+from qualityapi.db.base import table_of  # noqa: E402
+from qualityapi.db.engine import make_engine  # noqa: E402
+from qualityapi.db.migrations import upgrade  # noqa: E402
+from qualityapi.db.session import make_sessionmaker  # noqa: E402
+from qualityapi.sla import repository  # noqa: E402
+from qualityapi.sla.calendars import ALWAYS_OPEN  # noqa: E402
+from qualityapi.sla.clocks import ladder_of  # noqa: E402
+from qualityapi.sla.clockwork import stages_due  # noqa: E402
+from qualityapi.sla.models import SlaClock, SlaPolicy, SlaTransition  # noqa: E402
+from qualityapi.sla.policies import seed_defaults  # noqa: E402
+from qualityapi.sla.scanner import scan_once  # noqa: E402
+from qualityapi.work_orders.models import WorkOrder  # noqa: E402
+from qualityapi.work_orders.states import OPEN_STATUSES  # noqa: E402
+
+MIGRATIONS = REPO_ROOT / "migrations"
+LOAD_CHUNK = 10_000
+NAIVE_PARTITION = 10_000
+RESPONSE_TARGET = timedelta(hours=1)
+WARN_AFTER = timedelta(minutes=48)  # 80 % of the urgent policy's 1 h response target
+LATENCY_LEAD_S = 1.5  # first planned due instant, after the plan is committed
+LATENCY_DRAIN_S = 10.0  # how long to wait after the last due instant
+
+GOAL_GROWTH = {"postgresql": 2.0, "sqlite": 6.0}
+GOAL_VS_NAIVE = 1 / 50
+GOAL_EMPTY_MS = 10.0
+GOAL_LATENCY_P99_MS = 250.0
+
+_WO = table_of(WorkOrder)
+_CLOCKS = table_of(SlaClock)
+_TRANSITIONS = table_of(SlaTransition)
+_OPEN = sorted(s.value for s in OPEN_STATUSES)
+
+
+def progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+# -- options and results ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    databases: tuple[str, ...]
+    sizes: tuple[int, ...]
+    due: int
+    repeats: int
+    empty_repeats: int
+    naive_max: int
+    latency_seconds: float
+    latency_rate: float
+    latency_size: int
+    seed: int
+
+
+@dataclass
+class SizeResult:
+    size: int
+    load_s: float
+    ticks_ms: list[float]
+    empty_ms: list[float]
+    naive_ms: float | None
+    naive_rows: int = 0
+    claimed_ok: bool = True
+
+    @property
+    def tick_ms(self) -> float:
+        return statistics.median(self.ticks_ms)
+
+    @property
+    def empty_tick_ms(self) -> float:
+        return statistics.median(self.empty_ms)
+
+
+@dataclass
+class LatencyResult:
+    size: int
+    planned: int
+    rate: float
+    interval_s: float
+    batch: int
+    latencies_ms: list[float]
+    scans: int
+    scan_ms: list[float]
+
+
+@dataclass
+class DatabaseRun:
+    database: str
+    version: str = ""
+    sizes: list[SizeResult] = field(default_factory=list)
+    latency: LatencyResult | None = None
+    error: str | None = None
+
+
+# -- the dataset --------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """What was loaded: ids by index, and which clocks were already used by a phase."""
+
+    policy_id: uuid.UUID
+    calendar_id: uuid.UUID
+    loaded_at: datetime
+    rng: random.Random
+    wo_ids: list[uuid.UUID] = field(default_factory=list)
+    clock_ids: list[uuid.UUID] = field(default_factory=list)
+    used: set[int] = field(default_factory=set)
+
+    def fresh(self, count: int) -> list[int]:
+        """``count`` clock indexes never made due before, chosen at random."""
+        if len(self.clock_ids) - len(self.used) < count:
+            raise RuntimeError(f"not enough untouched clocks left for {count} more")
+        picked: set[int] = set()
+        while len(picked) < count:
+            i = self.rng.randrange(len(self.clock_ids))
+            if i not in self.used:
+                picked.add(i)
+        self.used |= picked
+        return sorted(picked)
+
+
+def _z(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _rows(data: Dataset, start: int, count: int) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Work order ``start + k`` and its clock, not due: started 1-31 days from now."""
+    now = data.loaded_at
+    for index in range(start, start + count):
+        wo_id, clock_id = uuid.uuid4(), uuid.uuid4()
+        data.wo_ids.append(wo_id)
+        data.clock_ids.append(clock_id)
+        started = now + timedelta(days=1, seconds=data.rng.randrange(30 * 86400))
+        due, warn = started + RESPONSE_TARGET, started + WARN_AFTER
+        summary = [
+            {"target": "response", "state": "running", "due_at": _z(due), "warn_at": _z(warn)}
+        ]
+        yield (
+            {
+                "id": wo_id,
+                "number": f"WO-2026-{index + 1:06d}",
+                "title": f"bench order {index + 1}",
+                "description": None,
+                "category": None,
+                "priority": "urgent",
+                "status": "open",
+                "customer": {"name": "x"},
+                "location": None,
+                "reported_at": started,
+                "appointment_start": None,
+                "appointment_end": None,
+                "assignee_id": None,
+                "team_id": None,
+                "warning_level": "blue",
+                "sla": summary,
+                "responded_at": None,
+                "arrived_at": None,
+                "resolved_at": None,
+                "closed_at": None,
+                "cancelled_at": None,
+                "held_from": None,
+                "resolution": None,
+                "reopen_count": 0,
+                "created_by": "bench",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            },
+            {
+                "id": clock_id,
+                "subject_type": "work_order",
+                "subject_id": wo_id,
+                "target": "response",
+                "policy_id": data.policy_id,
+                "calendar_id": data.calendar_id,
+                "state": "running",
+                "cycle": 1,
+                "started_at": started,
+                "due_at": due,
+                "warn_at": warn,
+                "target_seconds": RESPONSE_TARGET.total_seconds(),
+                "elapsed_seconds": 0.0,
+                "segment_started_at": started,
+                "paused_segments": [],
+                "stage": 0,
+                "met_at": None,
+                "breached_at": None,
+                "next_check_at": warn,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+
+
+_JSON_COLUMNS = {"customer", "sla", "paused_segments"}
+
+
+def _copy_records(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    # SQLAlchemy's asyncpg codec for jsonb takes JSON text.
+    return [tuple(json.dumps(r[c]) if c in _JSON_COLUMNS else r[c] for c in columns) for r in rows]
+
+
+async def load(engine: AsyncEngine, data: Dataset, count: int) -> float:
+    """Append ``count`` work orders and clocks; seconds taken (ANALYZE included on PG)."""
+    started = time.perf_counter()
+    start = len(data.wo_ids)
+    postgres = engine.dialect.name == "postgresql"
+    wo_cols = [c.name for c in _WO.columns]
+    clock_cols = [c.name for c in _CLOCKS.columns]
+    done = 0
+    async with engine.connect() as conn:
+        while done < count:
+            n = min(LOAD_CHUNK, count - done)
+            pairs = list(_rows(data, start + done, n))
+            orders, clocks = [p[0] for p in pairs], [p[1] for p in pairs]
+            if postgres:
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None
+                await raw.copy_records_to_table(
+                    "work_orders", records=_copy_records(orders, wo_cols), columns=wo_cols
+                )
+                await raw.copy_records_to_table(
+                    "sla_clocks", records=_copy_records(clocks, clock_cols), columns=clock_cols
+                )
+            else:
+                await conn.execute(insert(_WO), orders)
+                await conn.execute(insert(_CLOCKS), clocks)
+                await conn.commit()
+            done += n
+            if done % 100_000 == 0 and count >= 200_000:
+                progress(f"loaded {start + done:,} ({time.perf_counter() - started:.0f} s)")
+        if postgres:
+            await conn.execute(text("ANALYZE work_orders"))
+            await conn.execute(text("ANALYZE sla_clocks"))
+            await conn.commit()
+    return time.perf_counter() - started
+
+
+async def seed(sessionmaker: async_sessionmaker[AsyncSession], rng: random.Random) -> Dataset:
+    now = datetime.now(UTC)
+    async with sessionmaker() as session:
+        await seed_defaults(session, actor=SYSTEM_PRINCIPAL, now=now)
+        await session.commit()
+        policy = await repository.get_policy_by_name(session, "urgent")
+        calendar = await repository.get_calendar_by_name(session, ALWAYS_OPEN)
+        if policy is None or calendar is None:
+            raise RuntimeError("seed_defaults did not create the urgent policy and 24x7")
+        return Dataset(policy_id=policy.id, calendar_id=calendar.id, loaded_at=now, rng=rng)
+
+
+# -- ticks --------------------------------------------------------------------------------
+
+
+async def make_due(engine: AsyncEngine, data: Dataset, count: int, now: datetime) -> None:
+    """``count`` fresh clocks due just before ``now`` (stage 0: the warning is next)."""
+    stmt = (
+        update(_CLOCKS)
+        .where(_CLOCKS.c.id == bindparam("b_id"))
+        .values(warn_at=bindparam("b_at"), next_check_at=bindparam("b_at"))
+    )
+    params = [
+        {"b_id": data.clock_ids[i], "b_at": now - timedelta(seconds=1, microseconds=k)}
+        for k, i in enumerate(data.fresh(count))
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(stmt, params)
+
+
+async def timed_tick(
+    sessionmaker: async_sessionmaker[AsyncSession], batch: int
+) -> tuple[float, int]:
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    result = await scan_once(sessionmaker, now, batch=batch)
+    return (time.perf_counter() - started) * 1000, result.claimed
+
+
+async def measure_size(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    data: Dataset,
+    opts: Options,
+    size: int,
+    load_s: float,
+) -> SizeResult:
+    # Warm-up: statement caches, the policy, the first pages of the index.
+    await make_due(engine, data, min(20, opts.due), datetime.now(UTC))
+    await timed_tick(sessionmaker, opts.due)
+    ticks, claimed_ok = [], True
+    for _ in range(opts.repeats):
+        await make_due(engine, data, opts.due, datetime.now(UTC))
+        ms, claimed = await timed_tick(sessionmaker, opts.due)
+        if claimed != opts.due:
+            claimed_ok = False
+            progress(f"WARNING: tick at {size:,} claimed {claimed}, expected {opts.due}")
+        ticks.append(ms)
+    empty = []
+    for _ in range(opts.empty_repeats):
+        ms, claimed = await timed_tick(sessionmaker, opts.due)
+        if claimed:
+            claimed_ok = False
+            progress(f"WARNING: empty tick at {size:,} claimed {claimed}")
+        empty.append(ms)
+    progress(
+        f"{size:,}: tick {statistics.median(ticks):.1f} ms, empty {statistics.median(empty):.2f} ms"
+    )
+    result = SizeResult(size, load_s, ticks, empty, None, claimed_ok=claimed_ok)
+    if size <= opts.naive_max:
+        result.naive_ms, result.naive_rows = await naive_scan(engine)
+        progress(f"{size:,}: naive {result.naive_ms:.0f} ms over {result.naive_rows:,} rows")
+    return result
+
+
+async def naive_scan(engine: AsyncEngine) -> tuple[float, int]:
+    """Every open work order with its clocks into Python, each clock's state computed."""
+    async with AsyncSession(engine) as session:
+        policies = (await session.execute(select(SlaPolicy))).scalars().all()
+        ladders = {p.id: ladder_of(p) for p in policies}
+    stmt = (
+        select(_WO, _CLOCKS)
+        .join(
+            _CLOCKS,
+            (_CLOCKS.c.subject_type == "work_order") & (_CLOCKS.c.subject_id == _WO.c.id),
+        )
+        .where(_WO.c.status.in_(_OPEN))
+        .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
+        .execution_options(yield_per=NAIVE_PARTITION)
+    )
+    pos = {name: i for i, name in enumerate(stmt.selected_columns.keys())}
+    i_stage, i_warn, i_due, i_policy = (
+        pos["sla_clocks_stage"],
+        pos["sla_clocks_warn_at"],
+        pos["sla_clocks_due_at"],
+        pos["sla_clocks_policy_id"],
+    )
+    now = datetime.now(UTC)
+    rows = changing = 0
+    started = time.perf_counter()
+    async with engine.connect() as conn:
+        result = await conn.stream(stmt)
+        async for partition in result.partitions():
+            for row in partition:
+                reached = stages_due(
+                    row[i_stage],
+                    warn_at=row[i_warn],
+                    due_at=row[i_due],
+                    ladder=ladders.get(row[i_policy], []),
+                    now=now,
+                )
+                rows += 1
+                changing += bool(reached)
+    return (time.perf_counter() - started) * 1000, rows
+
+
+# -- latency ------------------------------------------------------------------------------
+
+
+async def measure_latency(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    data: Dataset,
+    opts: Options,
+) -> LatencyResult:
+    defaults = Settings.model_fields
+    interval = float(defaults["sla_scan_interval_seconds"].default)
+    batch = int(defaults["sla_scan_batch"].default)
+    count = max(1, round(opts.latency_seconds * opts.latency_rate))
+    spacing = 1 / opts.latency_rate
+    picked = data.fresh(count)
+    first = time.time() + LATENCY_LEAD_S
+    due_wall = {data.clock_ids[i]: first + k * spacing for k, i in enumerate(picked)}
+    # Already warned (stage 1, yellow): the next change is the breach at the due instant.
+    clock_stmt = (
+        update(_CLOCKS)
+        .where(_CLOCKS.c.id == bindparam("b_id"))
+        .values(
+            stage=1,
+            started_at=bindparam("b_started"),
+            segment_started_at=bindparam("b_started"),
+            warn_at=bindparam("b_warn"),
+            due_at=bindparam("b_due"),
+            next_check_at=bindparam("b_due"),
+        )
+    )
+    clock_params = []
+    for i in picked:
+        due = datetime.fromtimestamp(due_wall[data.clock_ids[i]], UTC)
+        clock_params.append(
+            {
+                "b_id": data.clock_ids[i],
+                "b_started": due - RESPONSE_TARGET,
+                "b_warn": due - RESPONSE_TARGET + WARN_AFTER,
+                "b_due": due,
+            }
+        )
+    wo_stmt = update(_WO).where(_WO.c.id == bindparam("b_id")).values(warning_level="yellow")
+    async with engine.begin() as conn:
+        await conn.execute(clock_stmt, clock_params)
+        await conn.execute(wo_stmt, [{"b_id": data.wo_ids[i]} for i in picked])
+        last_id = (
+            await conn.execute(select(func.coalesce(func.max(_TRANSITIONS.c.id), 0)))
+        ).scalar_one()
+    if time.time() > first:
+        progress("WARNING: the latency plan was committed after its first due instant")
+
+    committed: dict[uuid.UUID, float] = {}
+    scan_ms: list[float] = []
+    deadline = first + count * spacing + LATENCY_DRAIN_S
+    next_at = time.perf_counter()
+    while len(committed) < count and time.time() < deadline:
+        started = time.perf_counter()
+        result = await scan_once(sessionmaker, datetime.now(UTC), batch=batch)
+        returned = time.time()
+        scan_ms.append((time.perf_counter() - started) * 1000)
+        if result.transitions:
+            async with engine.connect() as conn:
+                new = (
+                    await conn.execute(
+                        select(_TRANSITIONS.c.id, _TRANSITIONS.c.clock_id).where(
+                            _TRANSITIONS.c.id > last_id
+                        )
+                    )
+                ).all()
+            for row in new:
+                last_id = max(last_id, row.id)
+                committed.setdefault(row.clock_id, returned)
+        if result.claimed >= batch:
+            continue  # a full batch: go again at once, as the scheduler job does
+        # A fixed-rate schedule that skips the slots a long pass overran (max_instances=1).
+        next_at += interval
+        now = time.perf_counter()
+        while next_at <= now:
+            next_at += interval
+        await asyncio.sleep(next_at - now)
+
+    # Retire the latency clocks (met, nothing left to check) so later ticks see only theirs.
+    retire = (
+        update(_CLOCKS)
+        .where(_CLOCKS.c.id == bindparam("b_id"))
+        .values(met_at=datetime.now(UTC), next_check_at=None, segment_started_at=None)
+    )
+    async with engine.begin() as conn:
+        await conn.execute(retire, [{"b_id": data.clock_ids[i]} for i in picked])
+    latencies = [(committed[cid] - due) * 1000 for cid, due in due_wall.items() if cid in committed]
+    return LatencyResult(
+        size=len(data.clock_ids),
+        planned=count,
+        rate=opts.latency_rate,
+        interval_s=interval,
+        batch=batch,
+        latencies_ms=latencies,
+        scans=len(scan_ms),
+        scan_ms=scan_ms,
+    )
+
+
+# -- one database -------------------------------------------------------------------------
+
+
+async def bench_database(url: str, opts: Options, run: DatabaseRun) -> None:
+    engine = make_engine(url)
+    sessionmaker = make_sessionmaker(engine)
+    try:
+        if engine.dialect.name == "postgresql":
+            async with engine.connect() as conn:
+                version = (await conn.execute(text("SHOW server_version"))).scalar_one()
+            run.version = f"PostgreSQL {version}"
+        else:
+            run.version = f"SQLite {sqlite3.sqlite_version}"
+        data = await seed(sessionmaker, random.Random(opts.seed))
+        latency_at = next((s for s in opts.sizes if s >= opts.latency_size), opts.sizes[-1])
+        for size in opts.sizes:
+            progress(f"{run.database}: loading up to {size:,}")
+            load_s = await load(engine, data, size - len(data.wo_ids))
+            progress(f"{run.database}: {size:,} loaded in {load_s:.1f} s")
+            run.sizes.append(await measure_size(engine, sessionmaker, data, opts, size, load_s))
+            if size == latency_at and opts.latency_seconds > 0:
+                progress(f"{run.database}: latency at {size:,} for {opts.latency_seconds:g} s")
+                run.latency = await measure_latency(engine, sessionmaker, data, opts)
+    finally:
+        await engine.dispose()
+
+
+def run_database(database: str, opts: Options) -> DatabaseRun:
+    run = DatabaseRun(database)
+    started = time.perf_counter()
+    try:
+        if database == "postgresql":
+            with TemporaryPostgres() as pg:
+                upgrade(pg.url, MIGRATIONS)
+                asyncio.run(bench_database(pg.url, opts, run))
+        else:
+            with tempfile.TemporaryDirectory(prefix="qualityapi-bench-") as tmp:
+                url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+                upgrade(url, MIGRATIONS)
+                asyncio.run(bench_database(url, opts, run))
+    except Exception as exc:  # report what was measured, then the failure
+        run.error = f"{type(exc).__name__}: {exc}"
+    progress(f"{database}: done in {time.perf_counter() - started:.0f} s")
+    return run
+
+
+# -- reporting ----------------------------------------------------------------------------
+
+
+def _git_commit() -> str:
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def print_header(opts: Options) -> None:
+    print("qualityapi SLA scanner benchmark")
+    print(f"  machine:  {os.cpu_count()} cores, {platform.platform()}")
+    print(f"  python:   {platform.python_implementation()} {platform.python_version()}")
+    print(f"  sqlite:   {sqlite3.sqlite_version}")
+    print(f"  commit:   {_git_commit()}")
+    print(
+        f"  run:      sizes {', '.join(f'{s:,}' for s in opts.sizes)} open work orders "
+        f"(1 running clock each); {opts.due} due per tick, median of {opts.repeats}; "
+        f"empty tick median of {opts.empty_repeats}; naive up to {opts.naive_max:,}"
+    )
+    print()
+
+
+def print_run(run: DatabaseRun) -> None:
+    print(f"{run.database} ({run.version or 'version unknown'})")
+    header = (
+        f"  {'size':>10}{'load s':>9}{'tick ms':>10}{'(min-max)':>16}"
+        f"{'empty ms':>10}{'naive ms':>11}{'naive/tick':>12}"
+    )
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    for r in run.sizes:
+        naive = f"{r.naive_ms:.0f}" if r.naive_ms is not None else "skipped"
+        ratio = f"{r.naive_ms / r.tick_ms:.2f}" if r.naive_ms is not None else "-"
+        spread = f"({min(r.ticks_ms):.0f}-{max(r.ticks_ms):.0f})"
+        flag = "" if r.claimed_ok else "  (claimed count off!)"
+        print(
+            f"  {r.size:>10,}{r.load_s:>9.1f}{r.tick_ms:>10.1f}{spread:>16}"
+            f"{r.empty_tick_ms:>10.2f}{naive:>11}{ratio:>12}{flag}"
+        )
+    if run.sizes:
+        base = next((r for r in run.sizes if r.size == 10_000), run.sizes[0])
+        top = run.sizes[-1]
+        goal = GOAL_GROWTH.get(run.database, 2.0)
+        growth = top.tick_ms / base.tick_ms
+        print(f"  {'goal':<44}{'value':>10}  {'target':<9}result")
+        print(
+            f"  {f'tick {top.size:,} / tick {base.size:,}':<44}{growth:>10.2f}  "
+            f"{f'<= {goal:g}':<9}{_verdict(growth <= goal)}"
+        )
+        for r in run.sizes:
+            if r.naive_ms is None:
+                continue
+            share = r.tick_ms / r.naive_ms
+            print(
+                f"  {f'tick / naive @ {r.size:,}':<44}{share:>10.3f}  "
+                f"{'<= 0.02':<9}{_verdict(share <= GOAL_VS_NAIVE)}"
+            )
+        for r in run.sizes:
+            print(
+                f"  {f'empty tick ms @ {r.size:,}':<44}{r.empty_tick_ms:>10.2f}  "
+                f"{f'<= {GOAL_EMPTY_MS:g}':<9}{_verdict(r.empty_tick_ms <= GOAL_EMPTY_MS)}"
+            )
+    lat = run.latency
+    if lat is not None:
+        print(
+            f"  latency @ {lat.size:,}: {lat.planned} clocks due at {lat.rate:g}/s, scanner "
+            f"every {lat.interval_s:g} s (batch {lat.batch}), {lat.scans} passes, pass p50 "
+            f"{statistics.median(lat.scan_ms):.1f} ms / max {max(lat.scan_ms):.1f} ms"
+        )
+        missing = lat.planned - len(lat.latencies_ms)
+        if lat.latencies_ms:
+            p50, p99 = _pct(lat.latencies_ms, 0.5), _pct(lat.latencies_ms, 0.99)
+            print(
+                f"  {'due -> transition committed p50 ms':<44}{p50:>10.1f}  "
+                f"(max {max(lat.latencies_ms):.1f}, {missing} never committed)"
+            )
+            print(
+                f"  {'due -> transition committed p99 ms':<44}{p99:>10.1f}  "
+                f"{f'<= {GOAL_LATENCY_P99_MS:g}':<9}"
+                f"{_verdict(p99 <= GOAL_LATENCY_P99_MS and not missing)}"
+            )
+        else:
+            print(f"  latency: no transition committed ({missing} planned)")
+    if run.error:
+        print(f"  ERROR: {run.error}")
+    print()
+
+
+# -- entry point --------------------------------------------------------------------------
+
+
+def _sizes(value: str) -> tuple[int, ...]:
+    sizes = tuple(sorted({int(part.replace("_", "")) for part in value.split(",") if part}))
+    if not sizes or sizes[0] <= 0:
+        raise argparse.ArgumentTypeError("sizes must be positive integers")
+    return sizes
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--sizes", type=_sizes, default=(10_000, 100_000, 1_000_000))
+    parser.add_argument("--due", type=int, default=1000, help="due clocks per tick")
+    parser.add_argument("--repeats", type=int, default=3, help="ticks per size (median)")
+    parser.add_argument("--empty-repeats", type=int, default=20)
+    parser.add_argument(
+        "--naive-max", type=int, default=1_000_000, help="skip the naive scan above this size"
+    )
+    parser.add_argument(
+        "--latency-seconds", type=float, default=20.0, help="0 skips the latency phase"
+    )
+    parser.add_argument("--latency-rate", type=float, default=50.0, help="clocks due per second")
+    parser.add_argument(
+        "--latency-size",
+        type=int,
+        default=10_000,
+        help="run the latency phase at the first size >= this",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.due <= 0 or args.repeats <= 0 or args.empty_repeats <= 0 or args.latency_rate <= 0:
+        parser.error("--due, --repeats, --empty-repeats and --latency-rate must be positive")
+    needed = args.due * args.repeats + 20  # each size makes that many fresh clocks due
+    if args.sizes[0] < needed:
+        parser.error(f"the smallest size must hold at least {needed:.0f} clocks")
+    return Options(
+        databases=("sqlite", "postgresql") if args.db == "both" else (args.db,),
+        sizes=args.sizes,
+        due=args.due,
+        repeats=args.repeats,
+        empty_repeats=args.empty_repeats,
+        naive_max=args.naive_max,
+        latency_seconds=args.latency_seconds,
+        latency_rate=args.latency_rate,
+        latency_size=args.latency_size,
+        seed=args.seed,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = parse_args(argv)
+    print_header(opts)
+    started = time.perf_counter()
+    runs = []
+    try:
+        for database in opts.databases:
+            runs.append(run_database(database, opts))
+            print_run(runs[-1])
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(f"total {time.perf_counter() - started:.0f} s")
+    return 1 if any(r.error for r in runs) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Read-only views across domains: the live board (and, later, quality reports)."""

@@ -1,0 +1,208 @@
+"""Clocks and the scanner, driven by an injected clock on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from qualityapi.auth.models import Role
+from qualityapi.sla.models import OutboxMessage, SlaTransition
+from qualityapi.sla.scanner import scan_once
+from tests.conftest import Api
+from tests.helpers import act, create_work_order
+
+
+async def scan(api: Api) -> int:
+    result = await scan_once(api.app.state.sessionmaker, api.clock.now())
+    return result.transitions
+
+
+async def sla(api: Api, wo_id: str) -> dict[str, Any]:
+    response = await api.client.get(f"/v1/work-orders/{wo_id}/sla", headers=api.auth(Role.viewer))
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def level(api: Api, wo_id: str) -> str:
+    body = (await api.client.get(f"/v1/work-orders/{wo_id}", headers=api.auth())).json()
+    return str(body["warning_level"])
+
+
+async def messages(api: Api) -> list[dict[str, Any]]:
+    async with api.app.state.sessionmaker() as session:
+        rows = (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
+        return [r.payload for r in rows]
+
+
+async def test_blue_yellow_red_and_the_escalation_ladder(api: Api) -> None:
+    # urgent: respond within 1 h on 24x7 -> yellow at 80% (48 min), red at 1 h,
+    # escalation level 1 at once (PT0S), level 2 after 30 min.
+    wo = await create_work_order(api, priority="urgent")
+    assert wo["warning_level"] == "blue"
+    assert await scan(api) == 0
+
+    api.clock.advance(timedelta(minutes=47, seconds=59))
+    assert await scan(api) == 0
+    api.clock.advance(timedelta(seconds=1))
+    assert await scan(api) == 1
+    assert await level(api, wo["id"]) == "yellow"
+
+    api.clock.advance(timedelta(minutes=12))
+    assert await scan(api) == 2  # breached, and escalation level 1 (after PT0S)
+    assert await level(api, wo["id"]) == "red"
+    api.clock.advance(timedelta(minutes=29, seconds=59))
+    assert await scan(api) == 0
+    api.clock.advance(timedelta(seconds=1))
+    assert await scan(api) == 1
+    assert await scan(api) == 0  # nothing left on the ladder
+
+    sent = await messages(api)
+    assert [(m["type"], m["data"]["escalation_level"]) for m in sent] == [
+        ("sla.warning", 0),
+        ("sla.breached", 0),
+        ("sla.escalated", 1),
+        ("sla.escalated", 2),
+    ]
+    first = sent[0]["data"]
+    assert first["subject"] == {"type": "work_order", "id": wo["id"], "number": wo["number"]}
+    assert first["target"] == "response"
+    assert first["due_at"] == "2026-11-02T02:00:00Z"
+    assert sent[3]["data"]["notified"] == [{"role": "team_manager", "staff_id": None}]
+
+    explained = await sla(api, wo["id"])
+    response_clock = next(c for c in explained["clocks"] if c["target"] == "response")
+    assert response_clock["state"] == "breached"
+    assert response_clock["breached_at"] == "2026-11-02T02:00:00Z"
+    assert response_clock["escalation_level"] == 2
+    assert response_clock["remaining_seconds"] == -1800.0
+    assert explained["policy_name"] == "urgent"
+
+    events = (
+        await api.client.get(f"/v1/work-orders/{wo['id']}/events", headers=api.auth())
+    ).json()["items"]
+    types = [e["type"] for e in events]
+    assert types.count("sla_escalated") == 2
+    assert "sla_warning" in types and "sla_breached" in types
+
+    # Responding late meets the response clock; the arrival clock is still on track.
+    assert (await act(api, wo["id"], "respond")).json()["warning_level"] == "blue"
+
+
+async def test_scanning_twice_changes_nothing(api: Api) -> None:
+    await create_work_order(api, priority="urgent")
+    api.clock.advance(timedelta(hours=5))
+    first = await scan(api)
+    assert first == 8  # response and arrival: warning, breach, level 1, level 2 each
+    assert await scan(api) == 0
+    assert len(await messages(api)) == 8
+
+
+async def test_two_scanners_at_once_fire_each_transition_once(api: Api) -> None:
+    for _ in range(25):
+        await create_work_order(api, priority="urgent")
+    api.clock.advance(timedelta(hours=5))
+    sessionmaker = api.app.state.sessionmaker
+    results = await asyncio.gather(
+        scan_once(sessionmaker, api.clock.now(), batch=20),
+        scan_once(sessionmaker, api.clock.now(), batch=20),
+        scan_once(sessionmaker, api.clock.now(), batch=20),
+    )
+    # Whatever the batches left, later passes finish; nothing is ever done twice.
+    while (await scan_once(sessionmaker, api.clock.now(), batch=20)).claimed:
+        pass
+    async with sessionmaker() as session:
+        transitions = await session.scalar(select(func.count()).select_from(SlaTransition))
+        sent = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert transitions == sent == 25 * 2 * 4
+    assert sum(r.transitions for r in results) <= transitions
+
+
+async def test_hold_pauses_and_resume_keeps_the_time_used(api: Api) -> None:
+    # normal: resolution within 24 plain hours (24x7 calendar).
+    wo = await create_work_order(api, priority="normal")
+    await act(api, wo["id"], "respond")
+    api.clock.advance(timedelta(hours=2))
+    assert (await act(api, wo["id"], "hold", {"reason": "waiting for parts"})).status_code == 200
+    held = next(c for c in (await sla(api, wo["id"]))["clocks"] if c["target"] == "resolution")
+    assert held["state"] == "paused"
+    assert held["elapsed_seconds"] == 7200.0
+    api.clock.advance(timedelta(hours=5))
+    assert await scan(api) == 0
+    assert (await act(api, wo["id"], "resume")).status_code == 200
+    resumed = next(c for c in (await sla(api, wo["id"]))["clocks"] if c["target"] == "resolution")
+    assert resumed["state"] == "running"
+    # 24 h - 2 h used = 22 h from the resume at 08:00Z -> 06:00Z the next day.
+    assert resumed["due_at"] == "2026-11-03T06:00:00Z"
+    assert resumed["paused_segments"] == [
+        {"from": "2026-11-02T03:00:00Z", "to": "2026-11-02T08:00:00Z"}
+    ]
+
+
+async def test_priority_change_keeps_the_working_time_used(api: Api) -> None:
+    # normal: respond within 4 business hours, from Monday 09:00 Shanghai (01:00Z).
+    wo = await create_work_order(api, priority="normal")
+    api.clock.advance(timedelta(hours=1))
+    response = await api.client.patch(
+        f"/v1/work-orders/{wo['id']}", json={"priority": "high"}, headers=api.auth(Role.agent)
+    )
+    assert response.status_code == 200, response.text
+    clock = next(c for c in (await sla(api, wo["id"]))["clocks"] if c["target"] == "response")
+    # high: 2 business hours; 1 h already used -> 1 h from 10:00 local = 11:00 = 03:00Z.
+    assert clock["due_at"] == "2026-11-02T03:00:00Z"
+    assert clock["elapsed_seconds"] == 3600.0
+    assert {c["target"] for c in (await sla(api, wo["id"]))["clocks"]} >= {"response", "arrival"}
+
+
+async def test_cancel_stops_every_clock_and_reopen_restarts_resolution(api: Api) -> None:
+    wo = await create_work_order(api, priority="normal")
+    cancelled = await act(api, wo["id"], "cancel", {"reason": "duplicate"})
+    assert cancelled.json()["warning_level"] == "none"
+    api.clock.advance(timedelta(days=3))
+    assert await scan(api) == 0
+
+    other = await create_work_order(api, priority="normal")
+    await act(api, other["id"], "respond")
+    await act(api, other["id"], "resolve")
+    api.clock.advance(timedelta(hours=1))
+    reopened = await act(api, other["id"], "reopen", {"reason": "leaking again"})
+    assert reopened.json()["warning_level"] == "blue"
+    clock = next(c for c in (await sla(api, other["id"]))["clocks"] if c["target"] == "resolution")
+    assert clock["cycle"] == 2
+    assert clock["due_at"] == "2026-11-06T02:00:00Z"
+
+
+async def test_board_counts_open_orders_by_level(api: Api) -> None:
+    late = await create_work_order(api, priority="urgent")
+    await create_work_order(api, priority="normal")
+    api.clock.advance(timedelta(hours=2))
+    await scan(api)
+    board = (await api.client.get("/v1/board", headers=api.auth(Role.viewer))).json()
+    assert board["counts"]["red"] == 1
+    assert [wo["id"] for wo in board["items"]["red"]] == [late["id"]]
+    assert board["counts"]["blue"] + board["counts"]["yellow"] == 1
+
+
+async def test_policy_edit_replans_running_clocks(api: Api) -> None:
+    wo = await create_work_order(api, priority="urgent")
+    api.clock.advance(timedelta(minutes=10))
+    urgent = next(
+        p
+        for p in (await api.client.get("/v1/sla-policies", headers=api.auth())).json()
+        if p["name"] == "urgent"
+    )
+    response = await api.client.patch(
+        f"/v1/sla-policies/{urgent['id']}",
+        json={"targets": {"response": "PT30M", "arrival": "PT4H"}},
+        headers=api.auth(),
+    )
+    assert response.status_code == 200, response.text
+    clock = next(c for c in (await sla(api, wo["id"]))["clocks"] if c["target"] == "response")
+    # 10 min used of the new 30 min: due 20 min after the edit, at 01:30Z.
+    assert clock["due_at"] == "2026-11-02T01:30:00Z"
+    order = (await api.client.get(f"/v1/work-orders/{wo['id']}", headers=api.auth())).json()
+    summary = {c["target"]: c["due_at"] for c in order["sla"]}
+    assert summary["response"] == "2026-11-02T01:30:00Z"
