@@ -95,7 +95,7 @@ def test_real_server_walks_blue_yellow_red_and_escalates(database_url: str) -> N
         "QUALITYAPI_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
         "QUALITYAPI_LOG_LEVEL": "warning",
         "QUALITYAPI_SCHEDULER_ENABLED": "true",
-        "QUALITYAPI_SLA_SCAN_INTERVAL_SECONDS": "0.1",
+        "QUALITYAPI_SLA_SAFETY_INTERVAL_SECONDS": "5",
     }
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     with running_server(env) as (base, _), httpx.Client(base_url=base, headers=headers) as http:

@@ -33,8 +33,9 @@ class Settings(BaseSettings):
     # How long an authenticated key stays cached in-process; a revocation reaches other
     # replicas after at most this long.
     auth_cache_seconds: float = Field(default=30.0, ge=0)
-    # How often the SLA scanner looks for clocks that fell due, and how many it takes a pass.
-    sla_scan_interval_seconds: float = Field(default=0.2, gt=0, le=60)
+    # The SLA scanner runs at the earliest next check and at once when this process changes
+    # a clock; it also looks at least this often (for changes made by other replicas).
+    sla_safety_interval_seconds: float = Field(default=1.0, gt=0, le=300)
     sla_scan_batch: int = Field(default=500, ge=1, le=10_000)
     migrations_dir: Path = _REPO_ROOT / "migrations"
 

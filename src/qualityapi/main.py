@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             scanner = SlaScanJob(
                 app.state.sessionmaker,
                 clock,
-                interval=settings.sla_scan_interval_seconds,
+                safety_interval=settings.sla_safety_interval_seconds,
                 batch=settings.sla_scan_batch,
             )
             scanner.start()

@@ -25,6 +25,9 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         # Reads have nothing to commit; closing the session ends their transaction.
         if request.method not in _READ_ONLY:
             await session.commit()
+            # Work that must only see committed data (e.g. waking the SLA scanner).
+            for callback in session.info.pop("after_commit", ()):
+                callback()
 
 
 # scope="function" runs the exit code right after the endpoint returns, before the

@@ -1,20 +1,26 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualityapi.clock import Clock
+from qualityapi.sla import repository, signals
 from qualityapi.sla.scanner import scan_once
 
 log = structlog.get_logger("qualityapi.scheduler")
+JOB_ID = "sla-scan"
 
 
 class SlaScanJob:
-    """Runs the SLA scanner every ``interval`` seconds (one run at a time).
+    """Runs the SLA scanner when the earliest ``next_check_at`` comes.
 
-    A pass that finds nothing due is one indexed range query; a full batch is followed at
-    once by another pass, so a burst drains without waiting for the next tick.
+    After each pass the job is scheduled for the earliest next check, but no later than
+    the safety interval (changes made by other replicas are found then). A clock change in
+    this process (``sla.signals``) wakes it at once. A full batch is followed at once by
+    another pass, so a burst drains without waiting.
     """
 
     def __init__(
@@ -22,45 +28,72 @@ class SlaScanJob:
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
         *,
-        interval: float,
+        safety_interval: float,
         batch: int,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
-        self._interval = interval
+        self._safety = timedelta(seconds=safety_interval)
         self._batch = batch
         self._scheduler = AsyncIOScheduler()
+        self._running = False
+        self._pending = False
 
     def start(self) -> None:
-        self._scheduler.add_job(
-            self.run,
-            "interval",
-            seconds=self._interval,
-            id="sla-scan",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
         self._scheduler.start()
-        log.info("sla_scanner_started", interval_s=self._interval, batch=self._batch)
+        self._schedule(self._clock.now())
+        signals.subscribe(self.wake)
+        log.info("sla_scanner_started", safety_interval_s=self._safety.total_seconds())
 
     def shutdown(self) -> None:
+        signals.unsubscribe(self.wake)
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
+    def wake(self) -> None:
+        # Everything runs on the event loop: no lock needed. A wake during a pass makes
+        # the pass go round once more instead of being lost.
+        self._pending = True
+        if not self._running:
+            self._schedule(self._clock.now())
+
+    def _schedule(self, when: datetime) -> None:
+        self._scheduler.add_job(
+            self.run,
+            "date",
+            run_date=when,
+            id=JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
     async def run(self) -> None:
-        while True:
-            try:
+        self._running = True
+        next_at = self._clock.now() + self._safety
+        try:
+            while True:
+                self._pending = False
                 result = await scan_once(self._sessionmaker, self._clock.now(), batch=self._batch)
-            except Exception:
-                log.exception("sla_scan_failed")
-                return
-            if result.transitions or result.failed:
-                log.info(
-                    "sla_scan",
-                    claimed=result.claimed,
-                    transitions=result.transitions,
-                    failed=result.failed,
-                )
-            if result.claimed < self._batch:
-                return
+                if result.transitions or result.failed:
+                    log.info(
+                        "sla_scan",
+                        claimed=result.claimed,
+                        transitions=result.transitions,
+                        failed=result.failed,
+                    )
+                if result.claimed < self._batch and not self._pending:
+                    break
+            async with self._sessionmaker() as session:
+                earliest = await repository.earliest_check(session)
+            now = self._clock.now()
+            next_at = (
+                now + self._safety
+                if earliest is None
+                else min(max(earliest, now), now + self._safety)
+            )
+        except Exception:
+            log.exception("sla_scan_failed")
+        finally:
+            self._running = False
+            if self._scheduler.running:
+                self._schedule(next_at)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualityapi.sla import calendars, policies, repository
+from qualityapi.sla import calendars, policies, repository, signals
 from qualityapi.sla.calendar import working_seconds_between
 from qualityapi.sla.clockwork import ON_TRACK, next_check, plan_remaining, used_seconds
 from qualityapi.sla.deadlines import AppointmentEndTarget, due_at, warn_at
@@ -96,6 +96,8 @@ async def start(
         )
         session.add(clock)
         created.append(clock)
+    if created:
+        signals.clock_changed(session)
     return created
 
 
@@ -184,6 +186,7 @@ async def replan(
         clock.paused_segments = segments
     clock.segment_started_at = now
     clock.updated_at = now
+    signals.clock_changed(session)
 
 
 async def restart(session: AsyncSession, clock: SlaClock, now: datetime) -> None:

@@ -130,3 +130,10 @@ def add_message(
             created_at=at,
         )
     )
+
+
+async def earliest_check(session: AsyncSession) -> datetime | None:
+    """When the scanner next has work (an index-only look-up on next_check_at)."""
+    stmt = select(SlaClock.next_check_at).where(SlaClock.next_check_at.is_not(None))
+    stmt = stmt.order_by(SlaClock.next_check_at).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()
