@@ -67,7 +67,7 @@ from qualityapi.db.session import make_sessionmaker  # noqa: E402
 from qualityapi.sla import repository  # noqa: E402
 from qualityapi.sla.calendars import ALWAYS_OPEN  # noqa: E402
 from qualityapi.sla.clocks import ladder_of  # noqa: E402
-from qualityapi.sla.clockwork import stages_due  # noqa: E402
+from qualityapi.sla.clockwork import next_check, stages_due  # noqa: E402
 from qualityapi.sla.models import SlaClock, SlaPolicy, SlaTransition  # noqa: E402
 from qualityapi.sla.policies import seed_defaults  # noqa: E402
 from qualityapi.sla.scanner import scan_once  # noqa: E402
@@ -309,9 +309,10 @@ async def load(engine: AsyncEngine, data: Dataset, count: int) -> float:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             db.close()
-        await _check_sqlite_storage(engine, lo)
+    elapsed = time.perf_counter() - started
+    await _check_load(engine, lo)
     data.loaded = hi
-    return time.perf_counter() - started
+    return elapsed
 
 
 def _progress_load(done: int, count: int, before: int, started: float) -> None:
@@ -323,8 +324,9 @@ def _sqlite_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
-async def _check_sqlite_storage(engine: AsyncEngine, number: int) -> None:
-    """A generated row must read back through the app's types and store as they would."""
+async def _check_load(engine: AsyncEngine, number: int) -> None:
+    """A generated row must read back through the app's types (on SQLite, be stored as
+    they would store it) and be consistent: summary, deadline, next check."""
     dialect = engine.dialect
     async with AsyncSession(engine) as session:
         wo = (
@@ -349,7 +351,7 @@ async def _check_sqlite_storage(engine: AsyncEngine, number: int) -> None:
                 },
             ),
         ]
-        for table, row_id, values in checks:
+        for table, row_id, values in checks if dialect.name == "sqlite" else []:
             raw = (
                 await session.execute(
                     text(f"SELECT {', '.join(values)} FROM {table.name} WHERE id = :id"),
@@ -362,18 +364,22 @@ async def _check_sqlite_storage(engine: AsyncEngine, number: int) -> None:
                 expected = process(value) if process else value
                 if stored != expected:
                     raise RuntimeError(
-                        f"SQLite bulk load: {table.name}.{name} stored {stored!r}, "
+                        f"bulk load: {table.name}.{name} stored {stored!r}, "
                         f"the app would store {expected!r}"
                     )
-        if wo.sla != [
+        summary = [
             {
                 "target": "response",
                 "state": "running",
                 "due_at": _z(clock.due_at),
                 "warn_at": _z(clock.warn_at),
             }
-        ]:
-            raise RuntimeError(f"SQLite bulk load: unexpected work_orders.sla {wo.sla!r}")
+        ]
+        if wo.sla != summary:
+            raise RuntimeError(f"bulk load: work_orders.sla {wo.sla!r}, expected {summary!r}")
+        planned = next_check(0, warn_at=clock.warn_at, due_at=clock.due_at, ladder=[])
+        if clock.due_at != clock.started_at + RESPONSE_TARGET or clock.next_check_at != planned:
+            raise RuntimeError("bulk load: inconsistent clock deadlines")
 
 
 def _z(at: datetime | None) -> str | None:

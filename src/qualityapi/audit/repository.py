@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -9,14 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.audit.models import AuditEvent
+from qualityapi.auth.principal import Principal
 
 
 def record(
     session: AsyncSession,
     *,
     at: datetime,
-    actor_id: uuid.UUID | None,
-    actor_name: str,
+    actor: Principal,
     action: str,
     resource_type: str,
     resource_id: object,
@@ -26,8 +25,8 @@ def record(
     session.add(
         AuditEvent(
             created_at=at,
-            actor_id=actor_id,
-            actor_name=actor_name,
+            actor_id=actor.key_id,
+            actor_name=actor.name,
             action=action,
             resource_type=resource_type,
             resource_id=str(resource_id),

@@ -62,8 +62,7 @@ async def create_key(
     audit.record(
         session,
         at=at,
-        actor_id=actor.key_id,
-        actor_name=actor.name,
+        actor=actor,
         action="api_key.created",
         resource_type="api_key",
         resource_id=key.id,
@@ -84,8 +83,7 @@ async def revoke_key(
         audit.record(
             session,
             at=at,
-            actor_id=actor.key_id,
-            actor_name=actor.name,
+            actor=actor,
             action="api_key.revoked",
             resource_type="api_key",
             resource_id=key.id,

@@ -156,8 +156,7 @@ def _audit(
     audit.record(
         session,
         at=at,
-        actor_id=actor.key_id,
-        actor_name=actor.name,
+        actor=actor,
         action=action,
         resource_type="calendar",
         resource_id=cal.id,

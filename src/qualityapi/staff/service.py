@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,30 +54,6 @@ async def _ensure_unique_name(session: AsyncSession, name: str, own_id: uuid.UUI
         raise Conflict(f"a team named '{name}' already exists")
 
 
-def _audit(
-    session: AsyncSession,
-    *,
-    actor: Principal,
-    at: datetime,
-    action: str,
-    resource_type: str,
-    resource_id: uuid.UUID,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    audit.record(
-        session,
-        at=at,
-        actor_id=actor.key_id,
-        actor_name=actor.name,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        before=before,
-        after=after,
-    )
-
-
 async def create_team(
     session: AsyncSession, data: TeamCreate, *, actor: Principal, at: datetime
 ) -> Team:
@@ -89,7 +64,7 @@ async def create_team(
     session.add(team)
     await session.flush()
     after = TeamRead.model_validate(team).model_dump(mode="json")
-    _audit(
+    audit.record(
         session,
         actor=actor,
         at=at,
@@ -118,7 +93,7 @@ async def update_team(
     team.updated_at = at
     await session.flush()
     after = TeamRead.model_validate(team).model_dump(mode="json")
-    _audit(
+    audit.record(
         session,
         actor=actor,
         at=at,
@@ -139,7 +114,7 @@ async def create_staff(
     session.add(staff)
     await session.flush()
     after = StaffRead.model_validate(staff).model_dump(mode="json")
-    _audit(
+    audit.record(
         session,
         actor=actor,
         at=at,
@@ -166,7 +141,7 @@ async def update_staff(
     staff.updated_at = at
     await session.flush()
     after = StaffRead.model_validate(staff).model_dump(mode="json")
-    _audit(
+    audit.record(
         session,
         actor=actor,
         at=at,

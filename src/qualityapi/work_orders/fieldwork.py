@@ -158,8 +158,7 @@ async def create_template(
     audit.record(
         session,
         at=now,
-        actor_id=actor.key_id,
-        actor_name=actor.name,
+        actor=actor,
         action="checklist_template.created",
         resource_type="checklist_template",
         resource_id=template.id,
