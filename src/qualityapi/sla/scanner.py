@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL
 from qualityapi.sla import clocks, repository
-from qualityapi.sla import work_orders as work_order_subject
 from qualityapi.sla.clockwork import BREACHED, WARNED, next_check, stages_due
 from qualityapi.sla.models import ClockState, SlaClock, SlaPolicy
 from qualityapi.sla.schemas import EscalationLevel
+from qualityapi.sla.subjects import KINDS
 from qualityapi.timeline import repository as timeline
 
 log = structlog.get_logger("qualityapi.sla.scanner")
@@ -90,7 +90,8 @@ async def _advance(
             continue  # another scanner applied it first
         applied += 1
         if described is None:
-            described = await work_order_subject.describe(session, clock.subject_id) or {}
+            kind = KINDS.get(clock.subject_type)
+            described = (await kind.describe(session, clock.subject_id) if kind else None) or {}
         message_type, timeline_type = _event(stage)
         level = max(0, stage - BREACHED)
         data = {
@@ -128,11 +129,15 @@ async def _advance(
     return applied
 
 
-async def _sync_subjects(session: AsyncSession, subject_ids: set[uuid.UUID], now: datetime) -> None:
+async def _sync_subjects(
+    session: AsyncSession, subjects: set[tuple[str, uuid.UUID]], now: datetime
+) -> None:
     # Another scanner may have moved a different clock of the same order: each order is
     # locked (in id order, so two scanners cannot deadlock) before its clocks are read.
-    for subject_id in sorted(subject_ids):
-        await work_order_subject.sync_level_locked(session, subject_id, now)
+    for subject_type, subject_id in sorted(subjects):
+        kind = KINDS.get(subject_type)
+        if kind is not None:
+            await kind.sync_level(session, subject_id, now)
 
 
 async def scan_once(
@@ -143,7 +148,7 @@ async def scan_once(
     async with sessionmaker() as session:
         due = await repository.claim_due(session, now, batch)
         policies: dict[uuid.UUID, SlaPolicy | None] = {}
-        touched: set[uuid.UUID] = set()
+        touched: set[tuple[str, uuid.UUID]] = set()
         for clock in due:
             try:
                 async with session.begin_nested():
@@ -158,7 +163,7 @@ async def scan_once(
                     await session.flush()
                 transitions += applied
                 if applied:
-                    touched.add(clock.subject_id)
+                    touched.add((clock.subject_type, clock.subject_id))
             except Exception:
                 failed += 1
                 log.exception("sla_clock_failed", clock_id=str(clock.id))
