@@ -58,6 +58,10 @@ class SlaScanJob:
             self._schedule(self._clock.now())
 
     def _schedule(self, when: datetime) -> None:
+        # max_instances=2: run() schedules its successor from its own ``finally``, while
+        # APScheduler still counts it as running; with 1, a successor due at once would be
+        # skipped and, being a one-shot job, dropped: the scanner would stop for good.
+        # Two passes never overlap anyway: run() checks ``_running`` first.
         self._scheduler.add_job(
             self.run,
             "date",
@@ -65,9 +69,13 @@ class SlaScanJob:
             id=JOB_ID,
             replace_existing=True,
             misfire_grace_time=None,
+            max_instances=2,
         )
 
     async def run(self) -> None:
+        if self._running:
+            self._pending = True
+            return
         self._running = True
         next_at = self._clock.now() + self._safety
         try:
