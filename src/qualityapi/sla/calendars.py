@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.audit import repository as audit
 from qualityapi.auth.principal import Principal
 from qualityapi.errors import Conflict, NotFound, Unprocessable
-from qualityapi.sla import repository
+from qualityapi.sla import policy_cache, repository
 from qualityapi.sla.calendar import BusinessCalendar, WorkingInterval
 from qualityapi.sla.models import Calendar
 from qualityapi.sla.schemas import WEEKDAYS, CalendarCreate, CalendarRead, CalendarUpdate
@@ -179,6 +179,7 @@ async def create(
     cal = Calendar(**columns, builtin=builtin, created_at=now, updated_at=now)
     session.add(cal)
     await session.flush()
+    policy_cache.invalidate()
     _audit(session, actor, now, "calendar.created", cal, None)
     return cal
 
@@ -201,5 +202,6 @@ async def update(
         setattr(cal, field, value)
     cal.updated_at = now
     await session.flush()
+    policy_cache.invalidate()
     _audit(session, actor, now, "calendar.updated", cal, before)
     return cal

@@ -11,22 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.audit import repository as audit
 from qualityapi.auth.principal import Principal
 from qualityapi.errors import Conflict, NotFound, Unprocessable
-from qualityapi.sla import calendars, repository
+from qualityapi.sla import calendars, policy_cache, repository
+from qualityapi.sla.compiled import resolve_targets, warning_window
 from qualityapi.sla.deadlines import (
-    AppointmentEndTarget,
     Candidate,
-    DurationTarget,
     Match,
-    Target,
-    WarningWindow,
-    WorkingDaysTarget,
     choose_policy,
     due_at,
     warn_at,
 )
 from qualityapi.sla.models import SlaPolicy, Subject
 from qualityapi.sla.schemas import (
-    SUBJECT_TARGETS,
     WEEKDAYS,
     CalendarCreate,
     PreviewDeadline,
@@ -35,8 +30,6 @@ from qualityapi.sla.schemas import (
     SlaPolicyCreate,
     SlaPolicyRead,
     SlaPolicyUpdate,
-    TargetSpec,
-    WarningSpec,
 )
 from qualityapi.staff.service import ensure_staff_exists
 
@@ -115,6 +108,7 @@ async def create(
     policy = SlaPolicy(**_columns(data), created_at=now, updated_at=now)
     session.add(policy)
     await session.flush()
+    policy_cache.invalidate()
     _audit(session, actor, now, "sla_policy.created", policy, None)
     return policy
 
@@ -143,44 +137,12 @@ async def update(
         setattr(policy, field, value)
     policy.updated_at = now
     await session.flush()
+    policy_cache.invalidate()
     _audit(session, actor, now, "sla_policy.updated", policy, before)
     return policy
 
 
 # --- matching and deadlines -------------------------------------------------------------------
-
-
-async def resolve_targets(
-    session: AsyncSession, policy: SlaPolicy
-) -> dict[str, tuple[Target, uuid.UUID, str]]:
-    """Each target of the policy as a pure Target, with the calendar it runs on."""
-    resolved: dict[str, tuple[Target, uuid.UUID, str]] = {}
-    default_cal = await calendars.get(session, policy.calendar_id)
-    for name in SUBJECT_TARGETS[policy.subject]:
-        raw = policy.targets.get(name)
-        if raw is None:
-            continue
-        spec = TargetSpec.model_validate(raw)
-        cal = (
-            default_cal
-            if spec.calendar_id is None
-            else await calendars.get(session, spec.calendar_id)
-        )
-        pure = calendars.business_calendar(cal)
-        target: Target
-        if spec.duration is not None:
-            target = DurationTarget(spec.duration, pure)
-        elif spec.working_days is not None:
-            target = WorkingDaysTarget(spec.working_days, pure)
-        else:
-            target = AppointmentEndTarget(pure)
-        resolved[name] = (target, cal.id, cal.name)
-    return resolved
-
-
-def warning_window(policy: SlaPolicy) -> WarningWindow:
-    spec = WarningSpec.model_validate(policy.warning or {})
-    return WarningWindow(percent=spec.percent, lead=spec.lead)
 
 
 async def match(

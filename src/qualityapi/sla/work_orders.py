@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL
 from qualityapi.db.base import table_of
-from qualityapi.sla import clocks, policies, repository
+from qualityapi.sla import clocks, compiled, policies, repository
 from qualityapi.sla.models import SlaClock, Subject
 from qualityapi.staff.models import Team
 from qualityapi.timeline import repository as timeline
@@ -146,7 +146,7 @@ class WorkOrderClocks:
                 appointment_end=wo.appointment_end,
                 now=now,
                 only={
-                    t for t in (await policies.resolve_targets(session, policy)) if t not in have
+                    t for t in (await compiled.resolve_targets(session, policy)) if t not in have
                 },
             )
         await sync_level(session, wo, all_clocks, now)
