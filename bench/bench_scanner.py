@@ -34,7 +34,6 @@ import os
 import platform
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,6 +59,7 @@ from sqlalchemy import (  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 from tests.support.pgserver import TemporaryPostgres  # noqa: E402
 
+from bench.machine import git_commit  # noqa: E402
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL  # noqa: E402
 from qualityapi.clock import SystemClock  # noqa: E402
 from qualityapi.config import Settings  # noqa: E402
@@ -751,21 +751,6 @@ def run_database(database: str, opts: Options) -> DatabaseRun:
 # -- reporting ----------------------------------------------------------------------------
 
 
-def _git_commit() -> str:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
-
-
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -784,7 +769,7 @@ def print_header(opts: Options) -> None:
     print(f"  machine:  {os.cpu_count()} cores, {platform.platform()}")
     print(f"  python:   {platform.python_implementation()} {platform.python_version()}")
     print(f"  sqlite:   {sqlite3.sqlite_version}")
-    print(f"  commit:   {_git_commit()}")
+    print(f"  commit:   {git_commit()}")
     print(
         f"  run:      sizes {', '.join(f'{s:,}' for s in opts.sizes)} open work orders "
         f"(1 running clock each); {opts.due} due per tick, median of {opts.repeats}; "

@@ -47,6 +47,7 @@ from bench.loadgen import (  # noqa: E402
     run_sync,
     uvloop_available,
 )
+from bench.machine import git_commit  # noqa: E402
 
 try:
     import orjson
@@ -461,26 +462,11 @@ def _postgres_version(bin_dir: Path) -> str:
     return out.replace("postgres (PostgreSQL)", "PostgreSQL")
 
 
-def _git_commit() -> str:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
-
-
 def print_header(settings: Settings) -> None:
     print("qualityapi work-order benchmark")
     print(f"  machine:  {os.cpu_count()} cores, {platform.platform()}")
     print(f"  python:   {platform.python_implementation()} {platform.python_version()}")
-    print(f"  commit:   {_git_commit()}")
+    print(f"  commit:   {git_commit()}")
     print(
         f"  loadgen:  {'uvloop' if uvloop_available() else 'asyncio'}, same machine, "
         f"keep-alive; {settings.warmup_s:g}s warm-up + {settings.duration_s:g}s per run"

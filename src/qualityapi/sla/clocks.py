@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualityapi.common.jsonable import jsonable
 from qualityapi.db.base import new_id, table_of
 from qualityapi.sla import calendars, compiled, repository, signals
 from qualityapi.sla.calendar import working_seconds_between
@@ -139,7 +140,7 @@ async def pause(session: AsyncSession, clock: SlaClock, now: datetime) -> None:
     clock.segment_started_at = None
     clock.state = ClockState.paused
     clock.next_check_at = None
-    clock.paused_segments = [*clock.paused_segments, {"from": _z(now), "to": None}]
+    clock.paused_segments = [*clock.paused_segments, {"from": jsonable(now), "to": None}]
     clock.updated_at = now
 
 
@@ -192,7 +193,7 @@ async def replan(
         clock.state = ClockState.running
         segments = list(clock.paused_segments)
         if segments and segments[-1].get("to") is None:
-            segments[-1] = {**segments[-1], "to": _z(now)}
+            segments[-1] = {**segments[-1], "to": jsonable(now)}
         clock.paused_segments = segments
     clock.segment_started_at = now
     clock.updated_at = now
@@ -214,10 +215,6 @@ async def restart(session: AsyncSession, clock: SlaClock, now: datetime) -> None
     clock.segment_started_at = now
     clock.paused_segments = []
     await replan(session, clock, policy, now)
-
-
-def _z(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 async def explain(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualityapi.common.jsonable import jsonable
 from qualityapi.sla.models import (
     Calendar,
     ClockState,
@@ -124,7 +125,7 @@ def add_message(
             subject_key=subject_key,
             payload={
                 "type": type,
-                "timestamp": at.isoformat().replace("+00:00", "Z"),
+                "timestamp": jsonable(at),
                 "data": payload,
             },
             created_at=at,

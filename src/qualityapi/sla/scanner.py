@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL
+from qualityapi.common.jsonable import jsonable
 from qualityapi.sla import clocks, repository
 from qualityapi.sla.clockwork import BREACHED, WARNED, next_check, stages_due
 from qualityapi.sla.models import ClockState, SlaClock, SlaPolicy
@@ -69,14 +70,28 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+async def _describe(
+    session: AsyncSession, clock: SlaClock, seen: dict[tuple[str, uuid.UUID], dict[str, Any]]
+) -> dict[str, Any]:
+    """The clock's subject as SLA events show it, loaded once per pass per subject."""
+    key = (clock.subject_type, clock.subject_id)
+    if key not in seen:
+        kind = KINDS.get(clock.subject_type)
+        seen[key] = (await kind.describe(session, clock.subject_id) if kind else None) or {}
+    return seen[key]
+
+
 async def _advance(
-    session: AsyncSession, clock: SlaClock, now: datetime, policy: SlaPolicy | None
+    session: AsyncSession,
+    clock: SlaClock,
+    now: datetime,
+    policy: SlaPolicy | None,
+    seen: dict[tuple[str, uuid.UUID], dict[str, Any]],
 ) -> int:
     ladder = clocks.ladder_of(policy)
     reached = stages_due(
         clock.stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=ladder, now=now
     )
-    described = None
     applied = 0
     for stage in reached:
         fresh = await repository.record_transition(
@@ -89,9 +104,7 @@ async def _advance(
         if not fresh:
             continue  # another scanner applied it first
         applied += 1
-        if described is None:
-            kind = KINDS.get(clock.subject_type)
-            described = (await kind.describe(session, clock.subject_id) if kind else None) or {}
+        described = await _describe(session, clock, seen)
         message_type, timeline_type = _event(stage)
         level = max(0, stage - BREACHED)
         data = {
@@ -99,7 +112,7 @@ async def _advance(
                 "subject", {"type": clock.subject_type, "id": str(clock.subject_id)}
             ),
             "target": clock.target,
-            "due_at": clock.due_at.isoformat().replace("+00:00", "Z") if clock.due_at else None,
+            "due_at": jsonable(clock.due_at),
             "warning_level": _level_name(stage),
             "escalation_level": level,
             "notified": _notified(policy, stage, described.get("people", {})),
@@ -149,6 +162,7 @@ async def scan_once(
         due = await repository.claim_due(session, now, batch)
         policies: dict[uuid.UUID, SlaPolicy | None] = {}
         touched: set[tuple[str, uuid.UUID]] = set()
+        seen: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
         for clock in due:
             try:
                 async with session.begin_nested():
@@ -159,7 +173,7 @@ async def scan_once(
                                 session, clock.policy_id
                             )
                         policy = policies[clock.policy_id]
-                    applied = await _advance(session, clock, now, policy)
+                    applied = await _advance(session, clock, now, policy, seen)
                     await session.flush()
                 transitions += applied
                 if applied:

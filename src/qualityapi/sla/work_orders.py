@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL
+from qualityapi.common.jsonable import jsonable
 from qualityapi.db.base import table_of
 from qualityapi.sla import clocks, compiled, policies, repository
 from qualityapi.sla.models import SlaClock, Subject
@@ -28,15 +29,11 @@ def summary(all_clocks: list[SlaClock]) -> list[dict[str, Any]]:
         {
             "target": c.target,
             "state": c.state.value,
-            "due_at": _z(c.due_at),
-            "warn_at": _z(c.warn_at),
+            "due_at": jsonable(c.due_at),
+            "warn_at": jsonable(c.warn_at),
         }
         for c in all_clocks
     ]
-
-
-def _z(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat().replace("+00:00", "Z")
 
 
 async def sync_level(
