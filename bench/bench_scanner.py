@@ -581,7 +581,7 @@ async def measure_latency(
         try:
             first = time.time() + LATENCY_LEAD_S
             due_wall = await _plan_latency(engine, picked, first, spacing)
-            signals.notify()  # what the app does after committing a clock change
+            signals.CLOCK_CHANGED.notify()  # what the app does after committing a clock change
             await _wait_for_breaches(engine, list(due_wall), first + count * spacing)
         finally:
             stop.set()

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from qualityapi.auth.models import Role
-from qualityapi.sla.models import OutboxMessage, SlaTransition
+from qualityapi.events.models import OutboxMessage
+from qualityapi.sla.models import SlaTransition
 from qualityapi.sla.scanner import scan_once
 from tests.conftest import Api
 from tests.helpers import act, create_work_order

@@ -4,7 +4,8 @@ from qualityapi.audit.models import AuditEvent
 from qualityapi.auth.models import ApiKey
 from qualityapi.common.idempotency import IdempotencyRecord
 from qualityapi.db.base import Base
-from qualityapi.sla.models import Calendar, OutboxMessage, SlaClock, SlaPolicy, SlaTransition
+from qualityapi.events.models import OutboxMessage
+from qualityapi.sla.models import Calendar, SlaClock, SlaPolicy, SlaTransition
 from qualityapi.staff.models import Staff, Team
 from qualityapi.timeline.models import TimelineEvent
 from qualityapi.work_orders.models import (

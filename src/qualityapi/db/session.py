@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from qualityapi.common.signals import commit
+
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
@@ -24,10 +26,8 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         # must become an error response, never a 201 for a write that did not happen.
         # Reads have nothing to commit; closing the session ends their transaction.
         if request.method not in _READ_ONLY:
-            await session.commit()
-            # Work that must only see committed data (e.g. waking the SLA scanner).
-            for callback in session.info.pop("after_commit", ()):
-                callback()
+            # Then wake work that must only see committed data (scanner, dispatcher).
+            await commit(session)
 
 
 # scope="function" runs the exit code right after the endpoint returns, before the

@@ -42,11 +42,11 @@ class SlaScanJob:
     def start(self) -> None:
         self._scheduler.start()
         self._schedule(self._clock.now())
-        signals.subscribe(self.wake)
+        signals.CLOCK_CHANGED.subscribe(self.wake)
         log.info("sla_scanner_started", safety_interval_s=self._safety.total_seconds())
 
     def shutdown(self) -> None:
-        signals.unsubscribe(self.wake)
+        signals.CLOCK_CHANGED.unsubscribe(self.wake)
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 

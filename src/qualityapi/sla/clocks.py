@@ -108,7 +108,7 @@ async def start(
             insert(_clocks),
             [{c.key: getattr(clock, c.key) for c in _clocks.c} for clock in created],
         )
-        signals.clock_changed(session)
+        signals.CLOCK_CHANGED.after_commit(session)
     return created
 
 
@@ -197,7 +197,7 @@ async def replan(
         clock.paused_segments = segments
     clock.segment_started_at = now
     clock.updated_at = now
-    signals.clock_changed(session)
+    signals.CLOCK_CHANGED.after_commit(session)
 
 
 async def restart(session: AsyncSession, clock: SlaClock, now: datetime) -> None:

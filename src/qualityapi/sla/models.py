@@ -132,21 +132,3 @@ class SlaTransition(Base):
     cycle: Mapped[int] = mapped_column(Integer)
     stage: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[datetime]
-
-
-class OutboxMessage(Base):
-    """Events written in the transaction that caused them; the webhooks issue delivers them.
-
-    Envelope as Standard Webhooks bodies: ``{"type", "timestamp", "data"}``.
-    """
-
-    __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_subject", "subject_key", "id"),)
-
-    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(64), unique=True)
-    type: Mapped[str] = mapped_column(String(60))
-    # Messages about one subject are delivered in order (webhooks issue).
-    subject_key: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime]

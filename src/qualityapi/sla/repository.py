@@ -5,17 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualityapi.common.jsonable import jsonable
 from qualityapi.sla.models import (
     Calendar,
     ClockState,
-    OutboxMessage,
     SlaClock,
     SlaPolicy,
     SlaTransition,
@@ -113,24 +110,6 @@ async def record_transition(
     except IntegrityError:
         return False
     return True
-
-
-def add_message(
-    session: AsyncSession, *, type: str, subject_key: str, payload: dict[str, Any], at: datetime
-) -> None:
-    session.add(
-        OutboxMessage(
-            message_id=f"msg_{uuid.uuid4().hex}",
-            type=type,
-            subject_key=subject_key,
-            payload={
-                "type": type,
-                "timestamp": jsonable(at),
-                "data": payload,
-            },
-            created_at=at,
-        )
-    )
 
 
 async def earliest_check(session: AsyncSession) -> datetime | None:

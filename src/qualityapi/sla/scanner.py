@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL
 from qualityapi.common.jsonable import jsonable
+from qualityapi.common.signals import commit
+from qualityapi.events import repository as events
 from qualityapi.sla import clocks, repository
 from qualityapi.sla.clockwork import BREACHED, WARNED, next_check, stages_due
 from qualityapi.sla.models import ClockState, SlaClock, SlaPolicy
@@ -118,11 +120,11 @@ async def _advance(
             "notified": _notified(policy, stage, described.get("people", {})),
             "clock_id": str(clock.id),
         }
-        repository.add_message(
+        await events.emit(
             session,
             type=message_type,
             subject_key=f"{clock.subject_type}:{clock.subject_id}",
-            payload=data,
+            data=data,
             at=now,
         )
         await timeline.add(
@@ -185,5 +187,5 @@ async def scan_once(
                     clock.next_check_at = now + RETRY_AFTER
                     await session.flush()
         await _sync_subjects(session, touched, now)
-        await session.commit()
+        await commit(session)
     return ScanResult(claimed=len(due), transitions=transitions, failed=failed)

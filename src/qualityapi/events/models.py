@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qualityapi.db.base import Base, BigIntPk
+
+
+class OutboxMessage(Base):
+    """An event, written in the transaction that caused it; webhooks deliver it.
+
+    ``payload`` is the Standard Webhooks body: ``{"type", "timestamp", "data"}``.
+    ``message_id`` is the ``webhook-id`` every endpoint sees on every retry.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_subject", "subject_key", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(60))
+    # Messages about one subject are delivered to each endpoint in ``id`` order.
+    subject_key: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
