@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +23,7 @@ from sqlalchemy import text
 from qualityapi.auth import service as keys_service
 from qualityapi.auth.models import Role
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL
-from qualityapi.clock import FrozenClock
+from qualityapi.clock import Clock, FrozenClock
 from qualityapi.config import Settings
 from qualityapi.db.engine import make_engine
 from qualityapi.db.migrations import upgrade
@@ -129,7 +131,7 @@ class Api:
 
     app: FastAPI
     client: httpx.AsyncClient
-    clock: FrozenClock
+    clock: Any
     keys: dict[Role, str]
     database_url: str
 
@@ -143,9 +145,15 @@ class Api:
 
 @pytest.fixture
 async def api(database_url: str) -> AsyncIterator[Api]:
+    async with started_api(database_url, FrozenClock(START)) as running:
+        yield running
+
+
+@asynccontextmanager
+async def started_api(database_url: str, clock: Clock, **settings: object) -> AsyncIterator[Api]:
+    """A clean database and the app on it, lifespan entered (``settings`` override)."""
     await _clean(database_url)
-    clock = FrozenClock(START)
-    app = create_app(make_settings(database_url), clock=clock)
+    app = create_app(make_settings(database_url, **settings), clock=clock)
     async with app.router.lifespan_context(app):
         keys = {Role.admin: ADMIN_KEY}
         async with app.state.sessionmaker() as session:

@@ -10,6 +10,8 @@ from qualityapi.errors import problem_responses
 from qualityapi.reports.router import router as board_router
 from qualityapi.sla.router import router as sla_router
 from qualityapi.staff.router import router as staff_router
+from qualityapi.webhooks.router import router as webhooks_router
+from qualityapi.webhooks.router import types_router as webhook_types_router
 from qualityapi.work_orders.actions import router as work_order_actions_router
 from qualityapi.work_orders.router import router as work_orders_router
 from qualityapi.work_orders.router import templates_router
@@ -21,6 +23,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     sla_router,
     board_router,
     staff_router,
+    webhooks_router,
+    webhook_types_router,
     keys_router,
     audit_router,
 )

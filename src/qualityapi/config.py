@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -39,6 +40,37 @@ class Settings(BaseSettings):
     sla_scan_batch: int = Field(default=500, ge=1, le=10_000)
     migrations_dir: Path = _REPO_ROOT / "migrations"
 
+    # --- webhooks (see README "Webhooks") ---
+    # Deliveries in flight per process, and per endpoint (a receiver is not flooded).
+    webhook_concurrency: int = Field(default=50, ge=1, le=1000)
+    webhook_endpoint_concurrency: int = Field(default=20, ge=1, le=1000)
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_read_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    # Delays before each retry, in seconds (jittered ±20%); their sum is the retry span.
+    webhook_retry_delays: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [
+            5.0,
+            30.0,
+            120.0,
+            600.0,
+            1800.0,
+            3600.0,
+            7200.0,
+            14400.0,
+            28800.0,
+            43200.0,
+            57600.0,
+            86400.0,
+        ]
+    )
+    # An endpoint whose every attempt failed for this long is disabled.
+    webhook_disable_after_seconds: float = Field(default=5 * 86400, gt=0)
+    # The dispatcher wakes when this process commits a message, and polls this often for
+    # messages of other replicas and for retries.
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How long a claimed delivery stays reserved; after a crash it is claimed again.
+    webhook_lease_seconds: float = Field(default=60.0, ge=1)
+
     @field_validator("bootstrap_admin_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -46,12 +78,26 @@ class Settings(BaseSettings):
             raise ValueError("QUALITYAPI_BOOTSTRAP_ADMIN_KEY must be at least 16 characters")
         return value
 
-    @field_validator("webhook_allowed_networks", mode="before")
+    @field_validator("webhook_allowed_networks", "webhook_retry_delays", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         # Operators write "127.0.0.0/8,10.0.0.0/8" in an env var; JSON lists still work.
         if isinstance(value, str) and not value.lstrip().startswith("["):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _delays(cls, value: list[float]) -> list[float]:
+        if not value or any(d <= 0 for d in value):
+            raise ValueError("QUALITYAPI_WEBHOOK_RETRY_DELAYS: positive seconds, at least one")
         return value
 
     @property

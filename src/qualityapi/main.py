@@ -1,4 +1,4 @@
-"""Application factory and lifespan: engine, clock, auth cache (and, later, the scheduler)."""
+"""Application factory and lifespan: engine, clock, auth cache, SLA scanner, webhook dispatcher."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ from qualityapi.logs import configure_logging
 from qualityapi.middleware import InputGuard, RequestContext
 from qualityapi.scheduler.jobs import SlaScanJob
 from qualityapi.sla.work_orders import WorkOrderClocks
+from qualityapi.webhooks.dispatcher import Dispatcher
+from qualityapi.webhooks.openapi import document_webhooks
+from qualityapi.webhooks.sender import Sender
 from qualityapi.work_orders import hooks as work_order_hooks
 
 DESCRIPTION = """
@@ -93,7 +96,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         banner = await prepare(app.state.sessionmaker, settings, clock)
         if banner:
             print(banner, file=sys.stderr, flush=True)
+        # The sender serves test pings on every replica; the dispatcher only where the
+        # background work runs.
+        sender = Sender(
+            concurrency=settings.webhook_concurrency,
+            connect_timeout=settings.webhook_connect_timeout_seconds,
+            read_timeout=settings.webhook_read_timeout_seconds,
+            allowed_networks=settings.webhook_allowed_networks,
+        )
+        app.state.webhook_sender = sender
         scanner = None
+        dispatcher = None
         if settings.scheduler_enabled:
             scanner = SlaScanJob(
                 app.state.sessionmaker,
@@ -102,11 +115,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 batch=settings.sla_scan_batch,
             )
             scanner.start()
+            dispatcher = Dispatcher(app.state.sessionmaker, clock, sender, settings)
+            dispatcher.start()
         try:
             yield
         finally:
             if scanner is not None:
                 scanner.shutdown()
+            if dispatcher is not None:
+                await dispatcher.stop()
+            await sender.aclose()
             await engine.dispose()
 
     app = FastAPIOffline(
@@ -125,5 +143,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     mount_v1(app)
     app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
+    document_webhooks(app)
     _document_roles(app)
     return app

@@ -8,6 +8,7 @@ from qualityapi.events.models import OutboxMessage
 from qualityapi.sla.models import Calendar, SlaClock, SlaPolicy, SlaTransition
 from qualityapi.staff.models import Staff, Team
 from qualityapi.timeline.models import TimelineEvent
+from qualityapi.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from qualityapi.work_orders.models import (
     ChecklistTemplate,
     NumberSequence,
@@ -31,6 +32,9 @@ __all__ = [
     "Staff",
     "Team",
     "TimelineEvent",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WorkOrder",
     "WorkOrderChecklist",
     "WorkOrderLog",

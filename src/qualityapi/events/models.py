@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualityapi.db.base import Base, BigIntPk
@@ -17,7 +17,17 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_subject", "subject_key", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_subject", "subject_key", "id"),
+        Index("ix_outbox_messages_created_at", "created_at"),
+        # The dispatcher's to-do list: only messages not yet fanned out are indexed.
+        Index(
+            "ix_outbox_messages_unrouted",
+            "id",
+            postgresql_where=text("routed_at IS NULL"),
+            sqlite_where=text("routed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -26,3 +36,6 @@ class OutboxMessage(Base):
     subject_key: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # Set by the webhook dispatcher once each subscribed endpoint has a delivery row. A
+    # column rather than a "last id" cursor: ids are not committed in order.
+    routed_at: Mapped[datetime | None]

@@ -14,7 +14,7 @@ from qualityapi.db.base import new_id
 from qualityapi.errors import InvalidTransition, NotFound, Unprocessable
 from qualityapi.staff.service import ensure_staff_exists, ensure_team_exists
 from qualityapi.timeline import repository as timeline
-from qualityapi.work_orders import hooks, repository
+from qualityapi.work_orders import events, hooks, repository
 from qualityapi.work_orders.models import WarningLevel, WorkOrder
 from qualityapi.work_orders.schemas import (
     ActionNote,
@@ -113,6 +113,7 @@ async def create(
         actor=actor,
         changes=changes,
     )
+    await events.created(session, values, now)
     return values
 
 
@@ -180,6 +181,7 @@ async def apply_action(
             status=wo.status.value,
             allowed=[a.value for a in wo.allowed_actions],
         )
+    previous = wo.status
     cs = ChangeSet(wo)
     note: str | None = None
     match body:
@@ -229,6 +231,7 @@ async def apply_action(
     )
     for listener in hooks.listeners():
         await listener.acted(session, wo, action, now)
+    await events.acted(session, wo, action, previous, now)
     # Always a version bump: an action is a write even when it changed no column value.
     await session.flush()
     return wo

@@ -1,0 +1,1 @@
+"""Webhook endpoints, signed at-least-once delivery of outbox messages, and the delivery log."""

@@ -1,0 +1,387 @@
+"""The in-process dispatcher: outbox messages → deliveries → signed HTTP attempts.
+
+One loop routes new messages (a delivery row per subscribed endpoint) and claims due
+deliveries; each claimed delivery is sent by its own task; a recorder writes results in
+batches. Every step is its own short transaction, so a crash anywhere loses nothing:
+
+- a message not yet routed is routed by whoever looks next;
+- a claimed delivery carries a lease (``next_attempt_at`` pushed forward): if this
+  process dies before recording the result, the row comes due again and is re-sent with
+  the same ``webhook-id`` (at-least-once, as Standard Webhooks expects).
+
+Messages about one subject go to an endpoint one at a time, in order (the claim skips a
+delivery while an earlier one for the same endpoint and subject is pending); different
+subjects go in parallel, up to ``webhook_concurrency`` in all and
+``webhook_endpoint_concurrency`` per endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from qualityapi.clock import Clock
+from qualityapi.common.jsonable import jsonable
+from qualityapi.common.signals import commit
+from qualityapi.config import Settings
+from qualityapi.events import repository as events
+from qualityapi.events.signals import MESSAGE_WRITTEN
+from qualityapi.sla.expiry import stale_warnings
+from qualityapi.webhooks import repository
+from qualityapi.webhooks.catalogue import ENDPOINT_DISABLED
+from qualityapi.webhooks.models import DeliveryStatus, WebhookEndpoint
+from qualityapi.webhooks.repository import Claimed, EndpointTarget
+from qualityapi.webhooks.retry import next_delay
+from qualityapi.webhooks.sender import Outcome, Sender, body_of
+
+log = structlog.get_logger("qualityapi.webhooks")
+
+ROUTE_BATCH = 500
+# After a database error the loop pauses this long instead of spinning.
+ERROR_PAUSE = 1.0
+
+
+@dataclass(frozen=True)
+class _Result:
+    claimed: Claimed
+    outcome: Outcome
+    at: datetime
+
+
+def disable(endpoint: WebhookEndpoint, reason: str, now: datetime) -> dict[str, Any]:
+    """Disables the endpoint and returns the ``webhook.endpoint_disabled`` outbox row."""
+    endpoint.enabled = False
+    endpoint.disabled_reason = reason[:300]
+    endpoint.disabled_at = now
+    endpoint.updated_at = now
+    data = {
+        "endpoint_id": str(endpoint.id),
+        "url": endpoint.url,
+        "reason": endpoint.disabled_reason,
+        "disabled_at": jsonable(now),
+    }
+    return events.row(
+        type=ENDPOINT_DISABLED, subject_key=f"webhook_endpoint:{endpoint.id}", data=data, at=now
+    )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        sender: Sender,
+        settings: Settings,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._sender = sender
+        self._settings = settings
+        self._token = uuid.uuid4().hex
+        self._wake = asyncio.Event()
+        self._recorded = asyncio.Event()
+        self._results: list[_Result] = []
+        self._per_endpoint: Counter[uuid.UUID] = Counter()
+        self._in_flight = 0
+        self._sends: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._recorder_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        # Retries this process scheduled: the loop wakes for each, not only at the poll.
+        self._retries: list[datetime] = []
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        MESSAGE_WRITTEN.subscribe(self.wake)
+        self._loop_task = asyncio.create_task(self._loop(), name="webhook-dispatcher")
+        self._recorder_task = asyncio.create_task(self._recorder(), name="webhook-recorder")
+        log.info(
+            "webhook_dispatcher_started",
+            concurrency=self._settings.webhook_concurrency,
+            per_endpoint=self._settings.webhook_endpoint_concurrency,
+        )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stops claiming, lets sends in flight finish (up to ``grace`` s), records them."""
+        MESSAGE_WRITTEN.unsubscribe(self.wake)
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            await _cancel(self._loop_task)
+        if self._sends:
+            await asyncio.wait(set(self._sends), timeout=grace)
+        for task in set(self._sends):
+            await _cancel(task)
+        if self._recorder_task is not None:
+            await _cancel(self._recorder_task)
+        # Results of finished sends not yet written: write them now. Anything unwritten is
+        # re-sent after its lease, which at-least-once allows.
+        with contextlib.suppress(Exception):
+            await self._record(self._take_results())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- the loop -------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            busy = False
+            try:
+                routed = await self._route()
+                started = await self._claim()
+                busy = routed == ROUTE_BATCH or started > 0
+            except Exception:
+                log.exception("webhook_dispatch_failed")
+                await asyncio.sleep(ERROR_PAUSE)
+                continue
+            if busy and self._free() > 0:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_timeout())
+
+    def _free(self) -> int:
+        return self._settings.webhook_concurrency - self._in_flight
+
+    def _idle_timeout(self) -> float:
+        timeout = self._settings.webhook_poll_seconds
+        now = self._clock.now()
+        due = False
+        while self._retries and self._retries[0] <= now:
+            heapq.heappop(self._retries)
+            due = True
+        if due:
+            return 0.0
+        if self._retries:
+            timeout = min(timeout, (self._retries[0] - now).total_seconds())
+        return timeout
+
+    async def _route(self) -> int:
+        """One delivery per new message and enabled endpoint that subscribes to its type."""
+        async with self._sessionmaker() as session:
+            messages = await repository.claim_unrouted(session, ROUTE_BATCH)
+            if not messages:
+                return 0
+            now = self._clock.now()
+            routes = await repository.enabled_routes(session)
+            rows = [
+                {
+                    "endpoint_id": route.id,
+                    "message_pk": m.id,
+                    "subject_key": m.subject_key,
+                    "status": DeliveryStatus.pending,
+                    "attempts": 0,
+                    "next_attempt_at": m.created_at,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for m in messages
+                for route in routes
+                if route.wants(m.type)
+            ]
+            await repository.insert_deliveries(session, rows)
+            await repository.mark_routed(session, [m.id for m in messages], now)
+            await commit(session)
+        return len(messages)
+
+    async def _claim(self) -> int:
+        free = self._free()
+        if free <= 0:
+            return 0
+        limit = self._settings.webhook_endpoint_concurrency
+        full = [e for e, n in self._per_endpoint.items() if n >= limit]
+        async with self._sessionmaker() as session:
+            now = self._clock.now()
+            found = await repository.claim_due(session, now, free, skip_endpoints=full)
+            if not found:
+                return 0
+            taken: list[Claimed] = []
+            room = Counter({e: limit - n for e, n in self._per_endpoint.items()})
+            for c in found:
+                if room.get(c.endpoint_id, limit) > 0:
+                    room[c.endpoint_id] = room.get(c.endpoint_id, limit) - 1
+                    taken.append(c)
+            stale = await stale_warnings(session, {c.delivery_id: c.payload for c in taken})
+            if stale:
+                await repository.expire(session, sorted(stale), now)
+                log.info("webhook_warnings_expired", count=len(stale))
+            to_send = [c for c in taken if c.delivery_id not in stale]
+            if to_send:
+                until = now + timedelta(seconds=self._settings.webhook_lease_seconds)
+                await repository.lease(
+                    session, [c.delivery_id for c in to_send], until=until, token=self._token
+                )
+            endpoints = await repository.targets(session, {c.endpoint_id for c in to_send}, now)
+            await session.commit()
+        for c in to_send:
+            endpoint = endpoints.get(c.endpoint_id)
+            if endpoint is not None:
+                self._start_send(c, endpoint)
+        return len(taken)
+
+    def _start_send(self, claimed: Claimed, endpoint: EndpointTarget) -> None:
+        self._in_flight += 1
+        self._per_endpoint[claimed.endpoint_id] += 1
+        task = asyncio.create_task(self._send(claimed, endpoint))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send(self, claimed: Claimed, endpoint: EndpointTarget) -> None:
+        try:
+            outcome = await self._sender.send(
+                endpoint.url,
+                endpoint.secrets,
+                message_id=claimed.message_id,
+                body=body_of(claimed.payload),
+            )
+        except Exception as exc:  # a bug here must not lose the delivery: log it as failed
+            log.exception("webhook_send_crashed", delivery_id=claimed.delivery_id)
+            outcome = Outcome(False, None, 0.0, "internal_error", type(exc).__name__)
+        self._results.append(_Result(claimed, outcome, self._clock.now()))
+        self._recorded.set()
+
+    # --- results ------------------------------------------------------------------------
+
+    def _take_results(self) -> list[_Result]:
+        batch, self._results = self._results, []
+        return batch
+
+    async def _recorder(self) -> None:
+        while True:
+            await self._recorded.wait()
+            self._recorded.clear()
+            batch = self._take_results()
+            if not batch:
+                continue
+            while True:
+                try:
+                    await self._record(batch)
+                    break
+                except Exception:
+                    log.exception("webhook_record_failed", results=len(batch))
+                    await asyncio.sleep(ERROR_PAUSE)
+            for r in batch:
+                self._in_flight -= 1
+                self._per_endpoint[r.claimed.endpoint_id] -= 1
+                if self._per_endpoint[r.claimed.endpoint_id] <= 0:
+                    del self._per_endpoint[r.claimed.endpoint_id]
+            self._wake.set()
+
+    async def _record(self, batch: list[_Result]) -> None:
+        if not batch:
+            return
+        delays = self._settings.webhook_retry_delays
+        results: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        ok: set[uuid.UUID] = set()
+        failing: set[uuid.UUID] = set()
+        gone: dict[uuid.UUID, str] = {}
+        for r in batch:
+            c, o = r.claimed, r.outcome
+            tried = c.attempts + 1
+            status = DeliveryStatus.pending
+            next_at: datetime | None = None
+            if o.succeeded:
+                status = DeliveryStatus.succeeded
+                ok.add(c.endpoint_id)
+            else:
+                failing.add(c.endpoint_id)
+                wait = o.retry_after or next_delay(tried, delays)
+                if o.gone:
+                    # The endpoint is disabled; the message waits, pending, for re-enabling.
+                    gone[c.endpoint_id] = f"the receiver answered 410 Gone to {c.message_id}"
+                    next_at = r.at
+                elif wait is None:
+                    status = DeliveryStatus.failed
+                else:
+                    next_at = r.at + wait
+                    heapq.heappush(self._retries, next_at)
+            results.append(
+                {
+                    "b_id": c.delivery_id,
+                    "b_token": self._token,
+                    "status": status,
+                    "attempts": tried,
+                    "next_attempt_at": next_at,
+                    "last_attempt_at": r.at,
+                    "last_status_code": o.status_code,
+                    "last_error": o.error,
+                    "completed_at": None if status is DeliveryStatus.pending else r.at,
+                }
+            )
+            attempts.append(
+                {
+                    "delivery_id": c.delivery_id,
+                    "endpoint_id": c.endpoint_id,
+                    "message_id": c.message_id,
+                    "event_type": c.type,
+                    "attempted_at": r.at,
+                    "succeeded": o.succeeded,
+                    "status_code": o.status_code,
+                    "duration_ms": o.duration_ms,
+                    "error_class": o.error_class,
+                    "error": o.error,
+                    "response_body": o.response_body,
+                }
+            )
+            if not o.succeeded:
+                log.warning(
+                    "webhook_attempt_failed",
+                    endpoint_id=str(c.endpoint_id),
+                    message_id=c.message_id,
+                    type=c.type,
+                    attempt=tried,
+                    status_code=o.status_code,
+                    error_class=o.error_class,
+                    next_attempt_at=jsonable(next_at),
+                )
+        now = self._clock.now()
+        async with self._sessionmaker() as session:
+            await repository.record_results(session, results, attempts)
+            await repository.note_success(session, ok - failing)
+            await repository.note_failure(session, failing - ok, now)
+            await self._disable_failing(session, failing - ok, gone, now)
+            await commit(session)
+
+    async def _disable_failing(
+        self,
+        session: AsyncSession,
+        failing: set[uuid.UUID],
+        gone: dict[uuid.UUID, str],
+        now: datetime,
+    ) -> None:
+        since = now - timedelta(seconds=self._settings.webhook_disable_after_seconds)
+        reasons = dict(gone)
+        for endpoint in await repository.failing_too_long(session, failing, since):
+            reasons.setdefault(
+                endpoint.id,
+                f"every attempt failed since {jsonable(endpoint.failing_since)}",
+            )
+        if not reasons:
+            return
+        rows = []
+        for endpoint_id, reason in reasons.items():
+            found = await repository.get_endpoint(session, endpoint_id)
+            if found is None or not found.enabled:
+                continue
+            rows.append(disable(found, reason, now))
+            log.warning("webhook_endpoint_disabled", endpoint_id=str(endpoint_id), reason=reason)
+        await session.flush()
+        await events.emit_many(session, rows)
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task

@@ -1,0 +1,147 @@
+"""One HTTP attempt: SSRF check, signing, POST with httpx, and what came of it."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+
+from qualityapi.webhooks import signing, ssrf
+from qualityapi.webhooks.retry import parse_retry_after
+
+# What the delivery log keeps of a response body.
+MAX_BODY_CHARS = 2000
+# Clients share out the concurrent sends: one AsyncClient serialises badly past ~10
+# concurrent requests (httpx issue 3215), several smaller ones do not (bench/README.md).
+SENDS_PER_CLIENT = 8
+USER_AGENT = "qualityapi-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    succeeded: bool
+    status_code: int | None
+    duration_ms: float
+    error_class: str | None = None
+    error: str | None = None
+    response_body: str | None = None
+    # 429/503 with Retry-After: wait this long instead of the backoff.
+    retry_after: timedelta | None = None
+    # 410 Gone: the receiver asks us to stop; the endpoint is disabled.
+    gone: bool = False
+
+
+def body_of(payload: dict[str, object]) -> str:
+    return orjson.dumps(payload).decode()
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        connect_timeout: float,
+        read_timeout: float,
+        allowed_networks: Sequence[str],
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
+        count = max(1, -(-concurrency // SENDS_PER_CLIENT))
+        per_client = -(-concurrency // count)
+        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+        self._clients = [
+            httpx.AsyncClient(
+                timeout=timeout,
+                limits=limits,
+                follow_redirects=False,
+                transport=transport,
+                headers={"user-agent": USER_AGENT},
+            )
+            for _ in range(count)
+        ]
+        self._next_client = itertools.cycle(self._clients)
+        self._allowed = ssrf.networks(allowed_networks)
+        self.resolver = ssrf.Resolver()
+
+    async def check_url(self, url: str) -> None:
+        """Raises ``ssrf.UrlRefused`` for a URL webhooks may not reach."""
+        await ssrf.check(url, self.resolver, self._allowed)
+
+    async def send(self, url: str, secrets: list[str], *, message_id: str, body: str) -> Outcome:
+        started = time.perf_counter()
+
+        def elapsed() -> float:
+            return round((time.perf_counter() - started) * 1000, 3)
+
+        try:
+            target = await ssrf.check(url, self.resolver, self._allowed)
+        except ssrf.UrlRefused as exc:
+            return Outcome(False, None, elapsed(), "ssrf_refused", str(exc)[:300])
+        # The signature's timestamp is wall-clock time, whatever clock drives the service:
+        # receivers reject timestamps far from their own time.
+        headers = signing.headers(
+            secrets, message_id=message_id, timestamp=datetime.now(UTC), body=body
+        )
+        headers["host"] = target.host_header
+        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+        client = next(self._next_client)
+        try:
+            request = client.build_request(
+                "POST", target.url, content=body.encode(), headers=headers, extensions=extensions
+            )
+            response = await client.send(request, stream=True)
+            try:
+                text = await _read_some(response)
+            finally:
+                await response.aclose()
+        except httpx.ConnectTimeout as exc:
+            return Outcome(False, None, elapsed(), "connect_timeout", _describe(exc))
+        except httpx.ConnectError as exc:
+            return Outcome(False, None, elapsed(), "connect_error", _describe(exc))
+        except httpx.TimeoutException as exc:
+            return Outcome(False, None, elapsed(), "timeout", _describe(exc))
+        except httpx.RemoteProtocolError as exc:
+            return Outcome(False, None, elapsed(), "protocol_error", _describe(exc))
+        except httpx.HTTPError as exc:
+            return Outcome(False, None, elapsed(), "transport_error", _describe(exc))
+        code = response.status_code
+        if 200 <= code < 300:
+            return Outcome(True, code, elapsed(), response_body=text)
+        retry_after = None
+        if code in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+        return Outcome(
+            False,
+            code,
+            elapsed(),
+            "http_status",
+            f"HTTP {code}" + (" (redirects are not followed)" if 300 <= code < 400 else ""),
+            text,
+            retry_after=retry_after,
+            gone=code == 410,
+        )
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
+async def _read_some(response: httpx.Response) -> str:
+    """At most MAX_BODY_CHARS of the body: a receiver cannot make us read gigabytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_BODY_CHARS * 4:
+            break
+    return b"".join(chunks).decode("utf-8", errors="replace")[:MAX_BODY_CHARS]
+
+
+def _describe(exc: Exception) -> str:
+    return (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:300]
