@@ -58,6 +58,14 @@ async def attempts(api: Api, endpoint_id: str, **params: str) -> list[dict[str, 
     return items
 
 
+async def metric(api: Api, sample: str) -> float:
+    text = (await api.client.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 async def test_every_event_arrives_signed_with_its_id_in_order(live: Api) -> None:
     with Receiver() as receiver:
         endpoint = await register(live, receiver.url)
@@ -101,6 +109,7 @@ async def test_subscription_filters_event_types(live: Api) -> None:
 
 
 async def test_500_then_200_is_retried_with_the_same_id(live: Api) -> None:
+    failures_before = await metric(live, 'qualityapi_webhook_attempts_total{outcome="http_status"}')
     with Receiver() as receiver:
         receiver.plan.extend([Reply(500), Reply(502)])
         endpoint = await register(live, receiver.url)
@@ -119,6 +128,8 @@ async def test_500_then_200_is_retried_with_the_same_id(live: Api) -> None:
         ]
         got = await live.client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=live.auth())
         assert got.json()["failing_since"] is None  # the success cleared it
+    failures = await metric(live, 'qualityapi_webhook_attempts_total{outcome="http_status"}')
+    assert failures - failures_before == 2
 
 
 async def test_a_receiver_that_times_out_gets_the_message_again(live: Api) -> None:

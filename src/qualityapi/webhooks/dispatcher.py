@@ -36,7 +36,7 @@ from qualityapi.config import Settings
 from qualityapi.events import repository as events
 from qualityapi.events.signals import MESSAGE_WRITTEN
 from qualityapi.sla.expiry import stale_warnings
-from qualityapi.webhooks import repository
+from qualityapi.webhooks import metrics, repository
 from qualityapi.webhooks.catalogue import ENDPOINT_DISABLED
 from qualityapi.webhooks.models import DeliveryStatus, WebhookEndpoint
 from qualityapi.webhooks.repository import Claimed, EndpointTarget
@@ -122,12 +122,14 @@ class Dispatcher:
             await asyncio.wait(set(self._sends), timeout=grace)
         for task in set(self._sends):
             await _cancel(task)
+        # Let the recorder write what finished (a cancelled write would lose the results:
+        # those deliveries would be sent again after their lease).
+        deadline = asyncio.get_running_loop().time() + grace
+        while self._in_flight > 0 and asyncio.get_running_loop().time() < deadline:
+            self._recorded.set()
+            await asyncio.sleep(0.01)
         if self._recorder_task is not None:
             await _cancel(self._recorder_task)
-        # Results of finished sends not yet written: write them now. Anything unwritten is
-        # re-sent after its lease, which at-least-once allows.
-        with contextlib.suppress(Exception):
-            await self._record(self._take_results())
 
     def wake(self) -> None:
         self._wake.set()
@@ -245,11 +247,21 @@ class Dispatcher:
                 message_id=claimed.message_id,
                 body=body_of(claimed.payload),
             )
+        except asyncio.CancelledError:
+            # Shutting down mid-send: nothing to record; the lease brings it back.
+            self._release(claimed)
+            raise
         except Exception as exc:  # a bug here must not lose the delivery: log it as failed
             log.exception("webhook_send_crashed", delivery_id=claimed.delivery_id)
             outcome = Outcome(False, None, 0.0, "internal_error", type(exc).__name__)
         self._results.append(_Result(claimed, outcome, self._clock.now()))
         self._recorded.set()
+
+    def _release(self, claimed: Claimed) -> None:
+        self._in_flight -= 1
+        self._per_endpoint[claimed.endpoint_id] -= 1
+        if self._per_endpoint[claimed.endpoint_id] <= 0:
+            del self._per_endpoint[claimed.endpoint_id]
 
     # --- results ------------------------------------------------------------------------
 
@@ -272,10 +284,7 @@ class Dispatcher:
                     log.exception("webhook_record_failed", results=len(batch))
                     await asyncio.sleep(ERROR_PAUSE)
             for r in batch:
-                self._in_flight -= 1
-                self._per_endpoint[r.claimed.endpoint_id] -= 1
-                if self._per_endpoint[r.claimed.endpoint_id] <= 0:
-                    del self._per_endpoint[r.claimed.endpoint_id]
+                self._release(r.claimed)
             self._wake.set()
 
     async def _record(self, batch: list[_Result]) -> None:
@@ -290,14 +299,21 @@ class Dispatcher:
         for r in batch:
             c, o = r.claimed, r.outcome
             tried = c.attempts + 1
+            metrics.ATTEMPTS.labels("success" if o.succeeded else o.error_class or "error").inc()
+            metrics.ATTEMPT_SECONDS.observe(o.duration_ms / 1000)
             status = DeliveryStatus.pending
             next_at: datetime | None = None
             if o.succeeded:
                 status = DeliveryStatus.succeeded
                 ok.add(c.endpoint_id)
+                metrics.LAG_SECONDS.observe(max((r.at - c.written_at).total_seconds(), 0.0))
             else:
                 failing.add(c.endpoint_id)
-                wait = o.retry_after or next_delay(tried, delays)
+                # The schedule bounds the number of attempts; a Retry-After only moves the
+                # next one (a receiver answering 429 forever does not retry forever).
+                wait = next_delay(tried, delays)
+                if wait is not None and o.retry_after is not None:
+                    wait = o.retry_after
                 if o.gone:
                     # The endpoint is disabled; the message waits, pending, for re-enabling.
                     gone[c.endpoint_id] = f"the receiver answered 410 Gone to {c.message_id}"
@@ -376,6 +392,7 @@ class Dispatcher:
             if found is None or not found.enabled:
                 continue
             rows.append(disable(found, reason, now))
+            metrics.DISABLED.inc()
             log.warning("webhook_endpoint_disabled", endpoint_id=str(endpoint_id), reason=reason)
         await session.flush()
         await events.emit_many(session, rows)

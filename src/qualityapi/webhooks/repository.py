@@ -185,6 +185,7 @@ class Claimed:
     message_id: str
     type: str
     payload: dict[str, Any]
+    written_at: datetime
 
 
 async def claim_due(
@@ -219,7 +220,7 @@ async def claim_due(
         r.id: r
         for r in (
             await session.execute(
-                select(m.id, m.message_id, m.type, m.payload).where(
+                select(m.id, m.message_id, m.type, m.payload, m.created_at).where(
                     m.id.in_([r.message_pk for r in rows])
                 )
             )
@@ -234,6 +235,7 @@ async def claim_due(
             message_id=msgs[r.message_pk].message_id,
             type=msgs[r.message_pk].type,
             payload=msgs[r.message_pk].payload,
+            written_at=msgs[r.message_pk].created_at,
         )
         for r in rows
     ]
