@@ -99,7 +99,7 @@ class Resolver:
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: not a valid IDNA name
             raise UrlRefused(f"url: host {host!r} does not resolve ({exc})") from exc
         found: list[IpAddress] = []
         for info in infos:
