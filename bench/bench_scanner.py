@@ -19,10 +19,11 @@ At each size it times:
 - the naive scan: every open work order with its clocks loaded into Python and each
   clock's state computed with ``clockwork.stages_due`` (sizes up to ``--naive-max``).
 
-At ``--latency-size`` it also runs the scanner as the app's scheduler does (every
-``sla_scan_interval_seconds``, batch ``sla_scan_batch``) while ``--latency-rate`` clocks
-per second fall due, and reports the time from each clock's due instant to the commit
-of its transition. It prints figures only; goals are reported, never asserted.
+At ``--latency-size`` it also runs the app's own scheduler job (``SlaScanJob``: a pass at
+the earliest ``next_check_at``, at the latest after the safety interval, batch
+``sla_scan_batch``) while ``--latency-rate`` clocks per second fall due, and reports the
+time from each clock's due instant to the commit of its transition. It prints figures
+only; goals are reported, never asserted.
 """
 
 from __future__ import annotations

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import select, update
 
-from qualityapi.clock import FrozenClock
+from qualityapi.clock import FrozenClock, SystemClock
+from qualityapi.common.signals import commit
+from qualityapi.db.base import table_of
 from qualityapi.main import create_app
+from qualityapi.sla.models import SlaClock, SlaTransition
+from qualityapi.sla.signals import CLOCK_CHANGED
 from tests.conftest import ADMIN_KEY, START, _clean, make_settings
 
 
@@ -39,3 +45,44 @@ async def test_scanner_job_keeps_scanning_without_being_woken(database_url: str)
                 if level == "red":
                     break
             assert level == "red"
+
+
+async def test_scanner_job_wakes_when_the_earliest_clock_falls_due(database_url: str) -> None:
+    # The safety interval is far away: only the date job set for the earliest next check
+    # can apply the warning in time.
+    await _clean(database_url)
+    settings = make_settings(database_url, scheduler_enabled=True, sla_safety_interval_seconds=60)
+    app = create_app(settings, clock=SystemClock())
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers=headers
+        ) as c:
+            created = await c.post(
+                "/v1/work-orders",
+                json={"title": "Lift", "priority": "urgent", "customer": {"name": "Q"}},
+            )
+            assert created.status_code == 201
+            wo_id = uuid.UUID(created.json()["id"])
+            await asyncio.sleep(0.2)  # the pass woken by the creation has run
+            due = datetime.now(UTC) + timedelta(seconds=0.5)
+            clocks = table_of(SlaClock)
+            async with app.state.sessionmaker() as session:
+                await session.execute(
+                    update(clocks)
+                    .where(clocks.c.subject_id == wo_id, clocks.c.target == "response")
+                    .values(warn_at=due, next_check_at=due)
+                )
+                await commit(session)
+            CLOCK_CHANGED.notify()  # what a committed clock change does in the app
+            warned_at = None
+            for _ in range(40):
+                await asyncio.sleep(0.05)
+                async with app.state.sessionmaker() as session:
+                    warned_at = await session.scalar(select(SlaTransition.occurred_at))
+                if warned_at is not None:
+                    break
+            assert warned_at is not None
+            # occurred_at is the ``now`` of the pass that applied it: the wake-up's delay.
+            assert due <= warned_at < due + timedelta(seconds=0.25)

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.auth.models import Role
 from qualityapi.events.models import OutboxMessage
+from qualityapi.sla import scanner
 from qualityapi.sla.models import SlaTransition
-from qualityapi.sla.scanner import scan_once
+from qualityapi.sla.scanner import RETRY_AFTER, scan_once
 from tests.conftest import Api
 from tests.helpers import act, create_work_order
+
+SLA_MESSAGE = OutboxMessage.type.startswith("sla.")
 
 
 async def scan(api: Api) -> int:
@@ -34,9 +42,10 @@ async def level(api: Api, wo_id: str) -> str:
 
 
 async def messages(api: Api) -> list[dict[str, Any]]:
+    """The SLA messages in the outbox (work-order events are written there too)."""
     async with api.app.state.sessionmaker() as session:
-        rows = (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
-        return [r.payload for r in rows]
+        stmt = select(OutboxMessage).where(SLA_MESSAGE).order_by(OutboxMessage.id)
+        return [r.payload for r in (await session.execute(stmt)).scalars()]
 
 
 async def test_blue_yellow_red_and_the_escalation_ladder(api: Api) -> None:
@@ -117,9 +126,66 @@ async def test_two_scanners_at_once_fire_each_transition_once(api: Api) -> None:
         pass
     async with sessionmaker() as session:
         transitions = await session.scalar(select(func.count()).select_from(SlaTransition))
-        sent = await session.scalar(select(func.count()).select_from(OutboxMessage))
+        sent = await session.scalar(select(func.count()).where(SLA_MESSAGE))
     assert transitions == sent == 25 * 2 * 4
     assert sum(r.transitions for r in results) <= transitions
+
+
+async def test_a_failing_clock_never_stops_the_batch(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orders = [await create_work_order(api, priority="urgent") for _ in range(3)]
+    bad = uuid.UUID(orders[1]["id"])
+    kind = scanner.KINDS["work_order"]
+
+    async def failing(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        wanted = set(ids)
+        if bad in wanted:
+            raise RuntimeError("this order cannot be described")
+        return await kind.describe_many(session, wanted)
+
+    # The batched pass fails as a whole, then each clock is tried on its own.
+    monkeypatch.setitem(
+        scanner.KINDS, "work_order", dataclasses.replace(kind, describe_many=failing)
+    )
+    api.clock.advance(timedelta(minutes=48))  # the three response clocks warn
+    sessionmaker = api.app.state.sessionmaker
+    result = await scan_once(sessionmaker, api.clock.now())
+    assert (result.claimed, result.transitions, result.failed) == (3, 2, 1)
+    assert [await level(api, o["id"]) for o in orders] == ["yellow", "blue", "yellow"]
+    # The failed clock is not retried on every pass, only after RETRY_AFTER.
+    assert (await scan_once(sessionmaker, api.clock.now())).claimed == 0
+
+    monkeypatch.undo()
+    api.clock.advance(RETRY_AFTER)
+    result = await scan_once(sessionmaker, api.clock.now())
+    assert (result.claimed, result.transitions, result.failed) == (1, 1, 0)
+    assert [await level(api, o["id"]) for o in orders] == ["yellow"] * 3
+    warned = [m["data"]["subject"]["id"] for m in await messages(api) if m["type"] == "sla.warning"]
+    assert sorted(warned) == sorted(o["id"] for o in orders)
+
+
+async def test_a_pass_costs_the_same_statements_for_1_or_30_due_clocks(api: Api) -> None:
+    engine = api.app.state.engine.sync_engine
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    async def one_pass(orders: int) -> int:
+        for _ in range(orders):
+            await create_work_order(api, priority="urgent")
+        api.clock.advance(timedelta(hours=5))  # warning, breach and 2 levels, both clocks
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            result = await scan_once(api.app.state.sessionmaker, api.clock.now())
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert (result.claimed, result.transitions, result.failed) == (2 * orders, 8 * orders, 0)
+        return len(statements)
+
+    assert await one_pass(1) == await one_pass(30)
 
 
 async def test_hold_pauses_and_resume_keeps_the_time_used(api: Api) -> None:

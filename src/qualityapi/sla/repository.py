@@ -1,15 +1,18 @@
-"""All SQL for calendars and SLA policies."""
+"""All SQL for calendars, SLA policies, clocks and their transitions."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualityapi.db.base import table_of
 from qualityapi.sla.models import (
     Calendar,
     ClockState,
@@ -73,21 +76,80 @@ async def clocks_for(
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[SlaClock]:
-    """Clocks whose next check has come, locked for this transaction.
+_clocks = table_of(SlaClock)
+_transitions = table_of(SlaTransition)
+# A claimed clock as a plain row: the columns of ``_CLAIMED``, by name.
+ClaimedClock = Row[*tuple[Any, ...]]
+# What the scanner reads of a claimed clock (it writes back with ``update_clocks``).
+_CLAIMED = (
+    _clocks.c.id,
+    _clocks.c.subject_type,
+    _clocks.c.subject_id,
+    _clocks.c.target,
+    _clocks.c.policy_id,
+    _clocks.c.state,
+    _clocks.c.cycle,
+    _clocks.c.due_at,
+    _clocks.c.warn_at,
+    _clocks.c.stage,
+    _clocks.c.breached_at,
+)
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[ClaimedClock]:
+    """Clocks whose next check has come (plain rows, oldest first), locked for this
+    transaction.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent scanners take disjoint rows.
     SQLite has one writer at a time; its transaction is the lock.
     """
     stmt = (
-        select(SlaClock)
-        .where(SlaClock.next_check_at <= now)
-        .order_by(SlaClock.next_check_at)
+        select(*_CLAIMED)
+        .where(_clocks.c.next_check_at <= now)
+        .order_by(_clocks.c.next_check_at)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    return list((await session.execute(stmt)).scalars().all())
+    return (await session.execute(stmt)).all()
+
+
+async def clocks_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[SlaClock]:
+    """The clocks as ORM objects, in the order of ``ids``, read afresh."""
+    found: dict[uuid.UUID, SlaClock] = {}
+    for part in chunked(ids):
+        stmt = (
+            select(SlaClock).where(SlaClock.id.in_(part)).execution_options(populate_existing=True)
+        )
+        found.update((c.id, c) for c in (await session.execute(stmt)).scalars())
+    return [found[i] for i in ids if i in found]
+
+
+async def clocks_of_subjects(
+    session: AsyncSession, subject_type: str, subject_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[SlaClock]]:
+    """Every clock of each subject, read afresh; per subject in ``clocks_for``'s order."""
+    result: dict[uuid.UUID, list[SlaClock]] = {i: [] for i in subject_ids}
+    for part in chunked(subject_ids):
+        stmt = (
+            select(SlaClock)
+            .where(SlaClock.subject_type == subject_type, SlaClock.subject_id.in_(part))
+            .order_by(SlaClock.created_at, SlaClock.target)
+            .execution_options(populate_existing=True)
+        )
+        for clock in (await session.execute(stmt)).scalars():
+            result[clock.subject_id].append(clock)
+    return result
+
+
+async def policies_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, SlaPolicy]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = select(SlaPolicy).where(SlaPolicy.id.in_(wanted))
+    return {p.id: p for p in (await session.execute(stmt)).scalars()}
 
 
 async def open_clocks_of_policy(session: AsyncSession, policy_id: uuid.UUID) -> list[SlaClock]:
@@ -99,17 +161,53 @@ async def open_clocks_of_policy(session: AsyncSession, policy_id: uuid.UUID) -> 
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def record_transition(
-    session: AsyncSession, *, clock_id: uuid.UUID, cycle: int, stage: int, at: datetime
-) -> bool:
-    """True if this (clock, cycle, stage) is new; False if another scanner recorded it."""
-    try:
-        async with session.begin_nested():
-            session.add(SlaTransition(clock_id=clock_id, cycle=cycle, stage=stage, occurred_at=at))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+async def insert_transitions(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int, int]], at: datetime
+) -> set[tuple[uuid.UUID, int, int]]:
+    """Records the (clock, cycle, stage) transitions; returns those that were new.
+
+    One INSERT ... ON CONFLICT DO NOTHING RETURNING per page: a key another scanner
+    recorded first is skipped (and waited for, if its transaction is still open, on
+    PostgreSQL) instead of failing the statement.
+    """
+    if not keys:
+        return set()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(_transitions)
+        .on_conflict_do_nothing(index_elements=["clock_id", "cycle", "stage"])
+        .returning(_transitions.c.clock_id, _transitions.c.cycle, _transitions.c.stage)
+    )
+    params = [
+        {"clock_id": c, "cycle": cycle, "stage": s, "occurred_at": at} for c, cycle, s in keys
+    ]
+    rows = (await session.execute(stmt, params)).all()
+    return {(r.clock_id, r.cycle, r.stage) for r in rows}
+
+
+_UPDATE_CLOCK = (
+    update(_clocks)
+    .where(_clocks.c.id == bindparam("b_id"))
+    .values(
+        stage=bindparam("b_stage"),
+        state=bindparam("b_state"),
+        breached_at=bindparam("b_breached_at"),
+        next_check_at=bindparam("b_next_check_at"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
+async def update_clocks(session: AsyncSession, values: Sequence[dict[str, Any]]) -> None:
+    """The scanner's writes to claimed clocks, one executemany. Each dict holds ``id``,
+    ``stage``, ``state``, ``breached_at``, ``next_check_at`` and ``updated_at``."""
+    if values:
+        await session.execute(_UPDATE_CLOCK, [{f"b_{k}": v for k, v in d.items()} for d in values])
+
+
+async def retry_later(session: AsyncSession, clock_id: uuid.UUID, at: datetime) -> None:
+    """A clock the scanner failed to apply: checked again at ``at``, not on every pass."""
+    await session.execute(update(_clocks).where(_clocks.c.id == clock_id).values(next_check_at=at))
 
 
 async def earliest_check(session: AsyncSession) -> datetime | None:
@@ -117,3 +215,10 @@ async def earliest_check(session: AsyncSession) -> datetime | None:
     stmt = select(SlaClock.next_check_at).where(SlaClock.next_check_at.is_not(None))
     stmt = stmt.order_by(SlaClock.next_check_at).limit(1)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def chunked(ids: Sequence[uuid.UUID], size: int = 1000) -> Iterator[Sequence[uuid.UUID]]:
+    """Pages of at most ``size`` ids: an IN list binds one parameter per id, and both
+    databases cap the parameters of one statement."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

@@ -4,13 +4,22 @@ Each pass claims clocks whose ``next_check_at`` has come (SKIP LOCKED on Postgre
 several replicas share the work), applies every stage each one has reached, and in the
 same transaction records the transition (unique per clock, cycle and stage: applied
 exactly once whoever gets there first), the outbox message for the webhooks, the
-timeline entry and the subject's new warning level. One failing clock is logged and
-retried later; it never stops the batch.
+timeline entry and the subject's new warning level.
+
+A pass costs a fixed number of statements, whatever the number of clocks it claimed:
+one INSERT ... ON CONFLICT DO NOTHING RETURNING for the transitions (only the returned,
+new ones produce messages), one query for the subjects' descriptions, one executemany
+each for the outbox, the timeline and the clocks, and one locked read, one clock read
+and one executemany for the subjects' levels. If any of it fails, the pass goes back to
+a savepoint and applies the clocks one by one, each in its own savepoint: one failing
+clock is logged and retried later; it never stops the batch.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,12 +43,33 @@ log = structlog.get_logger("qualityapi.sla.scanner")
 # A clock whose processing failed is tried again after this long, not on every pass.
 RETRY_AFTER = timedelta(seconds=30)
 
+SubjectKey = tuple[str, uuid.UUID]
+TransitionKey = tuple[uuid.UUID, int, int]
+
 
 @dataclass(frozen=True)
 class ScanResult:
     claimed: int
     transitions: int
     failed: int
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """A clock's policy as the scanner uses it, parsed once per pass."""
+
+    ladder: list[timedelta]
+    # None without a policy: a stage then notifies the assignee only.
+    levels: list[EscalationLevel] | None
+
+    @classmethod
+    def of(cls, policy: SlaPolicy | None) -> _Rules:
+        if policy is None:
+            return cls(ladder=[], levels=None)
+        return cls(
+            ladder=clocks.ladder_of(policy),
+            levels=[EscalationLevel.model_validate(lvl) for lvl in policy.escalation],
+        )
 
 
 def _event(stage: int) -> tuple[str, str]:
@@ -54,17 +84,16 @@ def _level_name(stage: int) -> str:
     return "yellow" if stage == WARNED else "red"
 
 
-def _notified(policy: SlaPolicy | None, stage: int, people: dict[str, Any]) -> list[dict[str, Any]]:
+def _notified(rules: _Rules, stage: int, people: dict[str, Any]) -> list[dict[str, Any]]:
     """Whom the stage notifies: an escalation level's list; a breach notifies level 1."""
-    if policy is None or stage < BREACHED:
+    if rules.levels is None or stage < BREACHED:
         return [{"role": "assignee", "staff_id": _str(people.get("assignee"))}]
-    levels = [EscalationLevel.model_validate(lvl) for lvl in policy.escalation]
     index = max(0, stage - BREACHED - 1) if stage > BREACHED else 0
-    if index >= len(levels):
+    if index >= len(rules.levels):
         return []
     return [
         {"role": n.role, "staff_id": _str(n.staff_id if n.role == "staff" else people.get(n.role))}
-        for n in levels[index].notify
+        for n in rules.levels[index].notify
     ]
 
 
@@ -72,120 +101,249 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _messages(
+    *,
+    clock_id: uuid.UUID,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    target: str,
+    due_at: datetime | None,
+    stage: int,
+    rules: _Rules,
+    described: dict[str, Any],
+    now: datetime,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The outbox row and the timeline entry of one new transition."""
+    message_type, timeline_type = _event(stage)
+    level = max(0, stage - BREACHED)
+    data = {
+        "subject": described.get("subject", {"type": subject_type, "id": str(subject_id)}),
+        "target": target,
+        "due_at": jsonable(due_at),
+        "warning_level": _level_name(stage),
+        "escalation_level": level,
+        "notified": _notified(rules, stage, described.get("people", {})),
+        "clock_id": str(clock_id),
+    }
+    message = events.row(
+        type=message_type, subject_key=f"{subject_type}:{subject_id}", data=data, at=now
+    )
+    entry = timeline.row(
+        subject_type=subject_type,
+        subject_id=subject_id,
+        type=timeline_type,
+        at=now,
+        actor=SYSTEM_PRINCIPAL,
+        changes={"stage": {"old": stage - 1 if stage != BREACHED else None, "new": stage}},
+        note=f"{target}: {message_type}" + (f" level {level}" if level else ""),
+    )
+    return message, entry
+
+
 async def _describe(
-    session: AsyncSession, clock: SlaClock, seen: dict[tuple[str, uuid.UUID], dict[str, Any]]
-) -> dict[str, Any]:
-    """The clock's subject as SLA events show it, loaded once per pass per subject."""
-    key = (clock.subject_type, clock.subject_id)
-    if key not in seen:
-        kind = KINDS.get(clock.subject_type)
-        seen[key] = (await kind.describe(session, clock.subject_id) if kind else None) or {}
-    return seen[key]
+    session: AsyncSession, subjects: Iterable[SubjectKey]
+) -> dict[SubjectKey, dict[str, Any]]:
+    """The subjects as SLA events show them: one query per kind of subject."""
+    by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for subject_type, subject_id in subjects:
+        by_kind[subject_type].add(subject_id)
+    described: dict[SubjectKey, dict[str, Any]] = {}
+    for subject_type, ids in by_kind.items():
+        kind = KINDS.get(subject_type)
+        if kind is not None:
+            found = await kind.describe_many(session, ids)
+            described.update(((subject_type, i), d) for i, d in found.items())
+    return described
+
+
+async def _sync_subjects(
+    session: AsyncSession, subjects: Iterable[SubjectKey], now: datetime
+) -> None:
+    # Another scanner may have moved a different clock of the same subject: the subjects
+    # are locked (in id order, so two scanners cannot deadlock) before their clocks are read.
+    by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for subject_type, subject_id in subjects:
+        by_kind[subject_type].add(subject_id)
+    for subject_type in sorted(by_kind):
+        kind = KINDS.get(subject_type)
+        if kind is not None:
+            await kind.sync_levels(session, by_kind[subject_type], now)
+
+
+# -- the batched pass ---------------------------------------------------------------------
+
+
+async def _scan_batch(
+    session: AsyncSession,
+    due: Sequence[repository.ClaimedClock],
+    now: datetime,
+    rules: dict[uuid.UUID | None, _Rules],
+) -> int:
+    """Applies every claimed clock with a fixed number of statements; transitions made."""
+    reached_by_clock: list[list[int]] = []
+    keys: list[TransitionKey] = []
+    updates: list[dict[str, Any]] = []
+    for clock in due:
+        ladder = rules[clock.policy_id].ladder
+        reached = stages_due(
+            clock.stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=ladder, now=now
+        )
+        stage, state, breached_at = clock.stage, clock.state, clock.breached_at
+        for reached_stage in reached:
+            stage = reached_stage
+            if reached_stage == BREACHED:
+                state, breached_at = ClockState.breached, clock.due_at
+        updates.append(
+            {
+                "id": clock.id,
+                "stage": stage,
+                "state": state,
+                "breached_at": breached_at,
+                "next_check_at": next_check(
+                    stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=ladder
+                ),
+                "updated_at": now,
+            }
+        )
+        keys.extend((clock.id, clock.cycle, s) for s in reached)
+        reached_by_clock.append(reached)
+
+    # Only the transitions this pass recorded produce messages: one another scanner
+    # recorded first was already announced by it.
+    fresh = await repository.insert_transitions(session, keys, now)
+    applied = [
+        [s for s in reached if (clock.id, clock.cycle, s) in fresh]
+        for clock, reached in zip(due, reached_by_clock, strict=True)
+    ]
+    touched = {(c.subject_type, c.subject_id) for c, new in zip(due, applied, strict=True) if new}
+    described = await _describe(session, touched)
+    outbox: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    for clock, new in zip(due, applied, strict=True):
+        for stage in new:
+            message, entry = _messages(
+                clock_id=clock.id,
+                subject_type=clock.subject_type,
+                subject_id=clock.subject_id,
+                target=clock.target,
+                due_at=clock.due_at,
+                stage=stage,
+                rules=rules[clock.policy_id],
+                described=described.get((clock.subject_type, clock.subject_id), {}),
+                now=now,
+            )
+            outbox.append(message)
+            entries.append(entry)
+    await events.emit_many(session, outbox)
+    await timeline.add_many(session, entries)
+    await repository.update_clocks(session, updates)
+    await _sync_subjects(session, touched, now)
+    return len(outbox)
+
+
+# -- the fallback: one clock at a time ----------------------------------------------------
 
 
 async def _advance(
     session: AsyncSession,
     clock: SlaClock,
     now: datetime,
-    policy: SlaPolicy | None,
-    seen: dict[tuple[str, uuid.UUID], dict[str, Any]],
+    rules: _Rules,
+    seen: dict[SubjectKey, dict[str, Any]],
 ) -> int:
-    ladder = clocks.ladder_of(policy)
     reached = stages_due(
-        clock.stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=ladder, now=now
+        clock.stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=rules.ladder, now=now
     )
-    applied = 0
+    fresh = await repository.insert_transitions(
+        session, [(clock.id, clock.cycle, s) for s in reached], now
+    )
+    outbox: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
     for stage in reached:
-        fresh = await repository.record_transition(
-            session, clock_id=clock.id, cycle=clock.cycle, stage=stage, at=now
-        )
         clock.stage = stage
         if stage == BREACHED:
             clock.state = ClockState.breached
             clock.breached_at = clock.due_at
-        if not fresh:
+        if (clock.id, clock.cycle, stage) not in fresh:
             continue  # another scanner applied it first
-        applied += 1
-        described = await _describe(session, clock, seen)
-        message_type, timeline_type = _event(stage)
-        level = max(0, stage - BREACHED)
-        data = {
-            "subject": described.get(
-                "subject", {"type": clock.subject_type, "id": str(clock.subject_id)}
-            ),
-            "target": clock.target,
-            "due_at": jsonable(clock.due_at),
-            "warning_level": _level_name(stage),
-            "escalation_level": level,
-            "notified": _notified(policy, stage, described.get("people", {})),
-            "clock_id": str(clock.id),
-        }
-        await events.emit(
-            session,
-            type=message_type,
-            subject_key=f"{clock.subject_type}:{clock.subject_id}",
-            data=data,
-            at=now,
-        )
-        await timeline.add(
-            session,
+        key = (clock.subject_type, clock.subject_id)
+        if key not in seen:
+            seen[key] = (await _describe(session, [key])).get(key, {})
+        message, entry = _messages(
+            clock_id=clock.id,
             subject_type=clock.subject_type,
             subject_id=clock.subject_id,
-            type=timeline_type,
-            at=now,
-            actor=SYSTEM_PRINCIPAL,
-            changes={"stage": {"old": stage - 1 if stage != BREACHED else None, "new": stage}},
-            note=f"{clock.target}: {message_type}" + (f" level {level}" if level else ""),
+            target=clock.target,
+            due_at=clock.due_at,
+            stage=stage,
+            rules=rules,
+            described=seen[key],
+            now=now,
         )
+        outbox.append(message)
+        entries.append(entry)
+    await events.emit_many(session, outbox)
+    await timeline.add_many(session, entries)
     clock.next_check_at = next_check(
-        clock.stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=ladder
+        clock.stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=rules.ladder
     )
     clock.updated_at = now
-    return applied
+    await session.flush()
+    return len(outbox)
 
 
-async def _sync_subjects(
-    session: AsyncSession, subjects: set[tuple[str, uuid.UUID]], now: datetime
-) -> None:
-    # Another scanner may have moved a different clock of the same order: each order is
-    # locked (in id order, so two scanners cannot deadlock) before its clocks are read.
-    for subject_type, subject_id in sorted(subjects):
-        kind = KINDS.get(subject_type)
-        if kind is not None:
-            await kind.sync_level(session, subject_id, now)
+async def _scan_each(
+    session: AsyncSession,
+    clock_ids: Sequence[uuid.UUID],
+    now: datetime,
+    rules: dict[uuid.UUID | None, _Rules],
+) -> tuple[int, int]:
+    """The claimed clocks one by one, each in its own savepoint; (transitions, failed)."""
+    transitions = failed = 0
+    touched: set[SubjectKey] = set()
+    seen: dict[SubjectKey, dict[str, Any]] = {}
+    for clock in await repository.clocks_by_id(session, clock_ids):
+        clock_id, subject = clock.id, (clock.subject_type, clock.subject_id)
+        try:
+            async with session.begin_nested():
+                applied = await _advance(session, clock, now, rules[clock.policy_id], seen)
+            transitions += applied
+            if applied:
+                touched.add(subject)
+        except Exception:
+            failed += 1
+            log.exception("sla_clock_failed", clock_id=str(clock_id))
+            await repository.retry_later(session, clock_id, now + RETRY_AFTER)
+    for subject in sorted(touched):
+        try:
+            async with session.begin_nested():
+                await _sync_subjects(session, [subject], now)
+        except Exception:
+            log.exception("sla_subject_sync_failed", subject_type=subject[0], id=str(subject[1]))
+    return transitions, failed
 
 
 async def scan_once(
     sessionmaker: async_sessionmaker[AsyncSession], now: datetime, *, batch: int = 500
 ) -> ScanResult:
     """One pass over the clocks due at ``now`` (at most ``batch`` of them)."""
-    transitions = failed = 0
     async with sessionmaker() as session:
         due = await repository.claim_due(session, now, batch)
-        policies: dict[uuid.UUID, SlaPolicy | None] = {}
-        touched: set[tuple[str, uuid.UUID]] = set()
-        seen: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
+        if not due:
+            return ScanResult(claimed=0, transitions=0, failed=0)
+        policies = await repository.policies_by_id(
+            session, {c.policy_id for c in due if c.policy_id is not None}
+        )
+        rules: dict[uuid.UUID | None, _Rules] = {None: _Rules.of(None)}
         for clock in due:
-            try:
-                async with session.begin_nested():
-                    policy = None
-                    if clock.policy_id is not None:
-                        if clock.policy_id not in policies:
-                            policies[clock.policy_id] = await repository.get_policy(
-                                session, clock.policy_id
-                            )
-                        policy = policies[clock.policy_id]
-                    applied = await _advance(session, clock, now, policy, seen)
-                    await session.flush()
-                transitions += applied
-                if applied:
-                    touched.add((clock.subject_type, clock.subject_id))
-            except Exception:
-                failed += 1
-                log.exception("sla_clock_failed", clock_id=str(clock.id))
-                async with session.begin_nested():
-                    clock.next_check_at = now + RETRY_AFTER
-                    await session.flush()
-        await _sync_subjects(session, touched, now)
+            if clock.policy_id not in rules:
+                rules[clock.policy_id] = _Rules.of(policies.get(clock.policy_id))
+        failed = 0
+        try:
+            async with session.begin_nested():
+                transitions = await _scan_batch(session, due, now, rules)
+        except Exception:
+            log.exception("sla_batch_failed", claimed=len(due))
+            transitions, failed = await _scan_each(session, [c.id for c in due], now, rules)
         await commit(session)
     return ScanResult(claimed=len(due), transitions=transitions, failed=failed)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL
@@ -153,52 +154,106 @@ _orders = table_of(WorkOrder)
 
 
 async def sync_level_locked(session: AsyncSession, work_order_id: uuid.UUID, now: datetime) -> None:
-    """``sync_level`` for the scanner, safe against other scanners and requests.
+    """``sync_level`` for the scanner, safe against other scanners and requests."""
+    await sync_levels_locked(session, [work_order_id], now)
 
-    The row is locked first (PostgreSQL), then the clocks are read as committed, and the
-    level and summary are written with a plain UPDATE that bumps ``version`` (ETags change).
-    """
-    locked = select(_orders.c.warning_level, _orders.c.sla).where(_orders.c.id == work_order_id)
-    if session.get_bind().dialect.name == "postgresql":
-        locked = locked.with_for_update()
-    row = (await session.execute(locked)).first()
-    if row is None:
-        return
-    all_clocks = await repository.clocks_for(session, SUBJECT.value, work_order_id)
-    old_level = WarningLevel(row.warning_level)
-    new_level = WarningLevel(clocks.level_of(all_clocks))
-    new_summary = summary(all_clocks)
-    if old_level == new_level and new_summary == row.sla:
-        return
-    await session.execute(
-        update(_orders)
-        .where(_orders.c.id == work_order_id)
-        .values(warning_level=new_level, sla=new_summary, version=_orders.c.version + 1)
+
+_UPDATE_LEVEL = (
+    update(_orders)
+    .where(_orders.c.id == bindparam("b_id"))
+    .values(
+        warning_level=bindparam("b_level"), sla=bindparam("b_sla"), version=_orders.c.version + 1
     )
-    if old_level != new_level:
-        await timeline.add(
-            session,
-            subject_type=SUBJECT.value,
-            subject_id=work_order_id,
-            type="warning_level_changed",
-            at=now,
-            actor=SYSTEM_PRINCIPAL,
-            changes={"warning_level": {"old": old_level.value, "new": new_level.value}},
+)
+
+
+async def sync_levels_locked(
+    session: AsyncSession, work_order_ids: Iterable[uuid.UUID], now: datetime
+) -> None:
+    """``sync_level`` for many orders at once, safe against other scanners and requests.
+
+    The rows are locked first (PostgreSQL; in id order, so two scanners cannot deadlock),
+    then their clocks are read as committed, and the level and summary of the orders that
+    changed are written with one UPDATE per order in one executemany that bumps
+    ``version`` (ETags change), followed by a timeline entry per changed level.
+    """
+    ids = sorted(set(work_order_ids))
+    if not ids:
+        return
+    locking = session.get_bind().dialect.name == "postgresql"
+    current: dict[uuid.UUID, tuple[WarningLevel, Any]] = {}
+    for part in repository.chunked(ids):
+        locked = (
+            select(_orders.c.id, _orders.c.warning_level, _orders.c.sla)
+            .where(_orders.c.id.in_(part))
+            .order_by(_orders.c.id)
         )
+        if locking:
+            locked = locked.with_for_update()
+        for row in await session.execute(locked):
+            current[row.id] = (WarningLevel(row.warning_level), row.sla)
+    found = [i for i in ids if i in current]
+    clocks_of = await repository.clocks_of_subjects(session, SUBJECT.value, found)
+    updates: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    for order_id in found:
+        old_level, old_summary = current[order_id]
+        all_clocks = clocks_of[order_id]
+        new_level = WarningLevel(clocks.level_of(all_clocks))
+        new_summary = summary(all_clocks)
+        if old_level == new_level and new_summary == old_summary:
+            continue
+        updates.append({"b_id": order_id, "b_level": new_level, "b_sla": new_summary})
+        if old_level != new_level:
+            entries.append(
+                timeline.row(
+                    subject_type=SUBJECT.value,
+                    subject_id=order_id,
+                    type="warning_level_changed",
+                    at=now,
+                    actor=SYSTEM_PRINCIPAL,
+                    changes={"warning_level": {"old": old_level.value, "new": new_level.value}},
+                )
+            )
+    if updates:
+        await session.execute(_UPDATE_LEVEL, updates)
+    await timeline.add_many(session, entries)
+
+
+_teams = table_of(Team)
 
 
 async def describe(session: AsyncSession, work_order_id: uuid.UUID) -> dict[str, Any] | None:
     """What an SLA event says about its work order, and whom each role means."""
-    wo = await session.get(WorkOrder, work_order_id)
-    if wo is None:
-        return None
-    team = await session.get(Team, wo.team_id) if wo.team_id else None
-    return {
-        "subject": {"type": SUBJECT.value, "id": str(wo.id), "number": wo.number},
-        "people": {
-            "assignee": wo.assignee_id,
-            "team_supervisor": team.supervisor_id if team else None,
-            "team_manager": team.manager_id if team else None,
-        },
-        "order": wo,
-    }
+    return (await describe_many(session, [work_order_id])).get(work_order_id)
+
+
+async def describe_many(
+    session: AsyncSession, work_order_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """``describe`` for many orders in one query per page; missing orders are left out."""
+    ids = sorted(set(work_order_ids))
+    described: dict[uuid.UUID, dict[str, Any]] = {}
+    for part in repository.chunked(ids):
+        stmt = (
+            select(
+                _orders.c.id,
+                _orders.c.number,
+                _orders.c.assignee_id,
+                _teams.c.supervisor_id,
+                _teams.c.manager_id,
+            )
+            .select_from(_orders)
+            .outerjoin(_teams, _teams.c.id == _orders.c.team_id)
+            .where(_orders.c.id.in_(part))
+        )
+        for row in await session.execute(stmt):
+            described[row.id] = {
+                "subject": {"type": SUBJECT.value, "id": str(row.id), "number": row.number},
+                "people": {
+                    "assignee": row.assignee_id,
+                    "team_supervisor": row.supervisor_id,
+                    "team_manager": row.manager_id,
+                },
+            }
+    return described
