@@ -20,7 +20,7 @@ from qualityapi.sla.scanner import scan_once
 from qualityapi.webhooks.dispatcher import Dispatcher
 from tests.conftest import START, Api, started_api
 from tests.helpers import act, create_work_order
-from tests.support.receiver import Receiver, Reply, eventually
+from tests.support.receiver import Received, Receiver, Reply, eventually
 from tests.support.server import free_port
 from tests.test_webhook_endpoints import LOOPBACK, register
 
@@ -29,9 +29,11 @@ LIVE = {
     "webhook_allowed_networks": ["127.0.0.0/8"],
     "webhook_retry_delays": [0.3, 0.3, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0],
     "webhook_connect_timeout_seconds": 0.5,
-    "webhook_read_timeout_seconds": 0.5,
+    # Generous: the receiver shares this process's GIL, and a loaded CI machine must not
+    # turn a slow answer into a retry (the timeout test sets its own).
+    "webhook_read_timeout_seconds": 3.0,
     "webhook_poll_seconds": 0.2,
-    "webhook_lease_seconds": 3.0,
+    "webhook_lease_seconds": 10.0,
 }
 
 
@@ -58,6 +60,17 @@ async def attempts(api: Api, endpoint_id: str, **params: str) -> list[dict[str, 
     return items
 
 
+def first_arrivals(receiver: Receiver) -> list[Received]:
+    """Accepted requests, a repeated id (a legitimate at-least-once retry) counted once."""
+    seen: set[str] = set()
+    firsts = []
+    for r in receiver.delivered():
+        if r.id not in seen:
+            seen.add(r.id)
+            firsts.append(r)
+    return firsts
+
+
 async def metric(api: Api, sample: str) -> float:
     text = (await api.client.get("/metrics")).text
     for line in text.splitlines():
@@ -76,7 +89,7 @@ async def test_every_event_arrives_signed_with_its_id_in_order(live: Api) -> Non
         expected = await message_ids(live, "work_order.")
         await eventually(lambda: len(receiver.delivered()) >= len(expected), what="deliveries")
         receiver.verify_all(endpoint["secret"])
-        got = receiver.delivered()
+        got = first_arrivals(receiver)
         assert [r.id for r in got] == expected  # one subject: strictly in order
         assert [r.type for r in got] == [
             "work_order.created",
@@ -132,17 +145,19 @@ async def test_500_then_200_is_retried_with_the_same_id(live: Api) -> None:
     assert failures - failures_before == 2
 
 
-async def test_a_receiver_that_times_out_gets_the_message_again(live: Api) -> None:
-    with Receiver() as receiver:
-        receiver.plan.append(Reply(200, delay=1.2))  # longer than the 0.5 s read timeout
-        endpoint = await register(live, receiver.url)
-        await create_work_order(live)
-        await eventually(lambda: len(receiver.snapshot()) >= 2, what="retry after timeout")
-        first, second = receiver.snapshot()[:2]
-        assert first.id == second.id
-        log = await attempts(live, endpoint["id"])
-        assert log[-1]["error_class"] == "timeout"
-        assert log[0]["succeeded"] is True
+async def test_a_receiver_that_times_out_gets_the_message_again(database_url: str) -> None:
+    settings = {**LIVE, "webhook_read_timeout_seconds": 0.5}
+    async with started_api(database_url, SystemClock(), **settings) as live:
+        with Receiver() as receiver:
+            receiver.plan.append(Reply(200, delay=1.5))  # longer than the 0.5 s read timeout
+            endpoint = await register(live, receiver.url)
+            await create_work_order(live)
+            await eventually(lambda: len(receiver.snapshot()) >= 2, what="retry after timeout")
+            first, second = receiver.snapshot()[:2]
+            assert first.id == second.id
+            log = await attempts(live, endpoint["id"])
+            assert log[-1]["error_class"] == "timeout"
+            assert any(a["succeeded"] for a in log)
 
 
 async def test_connection_refused_until_the_receiver_starts(live: Api) -> None:
