@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.auth.models import Role
@@ -112,3 +113,39 @@ async def test_concurrent_template_versions_never_500(api: Api) -> None:
 
     codes = await asyncio.gather(*(create() for _ in range(5)))
     assert set(codes) <= {201, 409} and 201 in codes
+
+
+class _DriverError(Exception):
+    def __init__(self, message: str, sqlstate: str | None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("message", "sqlstate"),
+    [
+        ("deadlock detected", "40P01"),
+        ("could not serialize access", "40001"),
+        ("database is locked", None),  # SQLite's busy timeout ran out
+    ],
+)
+async def test_a_deadlock_or_lock_timeout_is_a_retryable_503(
+    api: Api, monkeypatch: pytest.MonkeyPatch, message: str, sqlstate: str | None
+) -> None:
+    """E.g. the SLA scanner and a request locking an order and its clocks in opposite
+    order: the database rolls one back. The client is told to retry, not that we broke."""
+
+    async def rolled_back(self: AsyncSession) -> None:
+        raise OperationalError("COMMIT", {}, _DriverError(message, sqlstate))
+
+    monkeypatch.setattr(AsyncSession, "commit", rolled_back)
+    response = await api.client.post(
+        "/v1/work-orders", json=work_order_body(), headers=api.auth(Role.agent)
+    )
+    body = assert_problem(response, 503)
+    assert response.headers["retry-after"] == "1"
+    assert "retry" in body["detail"]
+    monkeypatch.undo()
+    async with api.app.state.sessionmaker() as session:
+        count = await session.scalar(select(func.count()).select_from(WorkOrder))
+    assert count == 0

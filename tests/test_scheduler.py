@@ -7,12 +7,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from qualityapi.clock import FrozenClock, SystemClock
 from qualityapi.common.signals import commit
 from qualityapi.db.base import table_of
 from qualityapi.main import create_app
+from qualityapi.scheduler.jobs import JOB_ID, LOCKED_BACKOFF, SlaScanJob
 from qualityapi.sla.models import SlaClock, SlaTransition
 from qualityapi.sla.signals import CLOCK_CHANGED
 from tests.conftest import ADMIN_KEY, START, _clean, make_settings
@@ -86,3 +88,44 @@ async def test_scanner_job_wakes_when_the_earliest_clock_falls_due(database_url:
             assert warned_at is not None
             # occurred_at is the ``now`` of the pass that applied it: the wake-up's delay.
             assert due <= warned_at < due + timedelta(seconds=0.25)
+
+
+async def test_clocks_locked_by_another_replica_are_retried_shortly_not_spun_on(
+    database_url: str,
+) -> None:
+    """PostgreSQL: another replica's pass holds the due clocks (SKIP LOCKED hides them).
+    The job must look again after a short backoff, not reschedule itself at once."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("one writer on SQLite: no other replica can hold a clock")
+    await _clean(database_url)
+    clock = FrozenClock(START)
+    settings = make_settings(database_url, scheduler_enabled=False)
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers=headers
+        ) as c:
+            created = await c.post(
+                "/v1/work-orders",
+                json={"title": "Lift", "priority": "urgent", "customer": {"name": "Q"}},
+            )
+            assert created.status_code == 201
+        clock.advance(timedelta(hours=2))
+        job = SlaScanJob(app.state.sessionmaker, clock, safety_interval=60, batch=10)
+        job._scheduler.start(paused=True)
+        try:
+            async with app.state.sessionmaker() as other_replica:
+                await other_replica.execute(select(SlaClock.id).with_for_update())
+                await job.run()
+                scheduled = job._scheduler.get_job(JOB_ID)
+                assert scheduled is not None
+                assert scheduled.next_run_time == clock.now() + LOCKED_BACKOFF
+                await other_replica.rollback()
+            await job.run()  # the lock is gone: the breach is applied
+            async with app.state.sessionmaker() as session:
+                stages = (await session.execute(select(SlaTransition.stage))).scalars().all()
+            assert 2 in stages
+        finally:
+            job.shutdown()

@@ -35,5 +35,5 @@ def mount_v1(app: FastAPI) -> None:
     # Problems any /v1 route can return; routes add their own (404, 409, 412) on top.
     for router in ROUTERS:
         app.include_router(
-            router, prefix="/v1", responses=problem_responses(400, 401, 403, 413, 422)
+            router, prefix="/v1", responses=problem_responses(400, 401, 403, 413, 422, 503)
         )

@@ -247,7 +247,24 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         return await _data_error(request, exc)
     if state.startswith("23"):
         return await _integrity(request, exc)
+    if state.startswith("40") or "database is locked" in str(exc.orig):
+        return await _busy(request, exc)
     return await _unhandled(request, exc)
+
+
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    # A deadlock or serialization failure (PostgreSQL class 40; e.g. the SLA scanner and a
+    # request locking an order and its clocks in opposite order), or SQLite's lock wait
+    # running out: the transaction was rolled back whole and a retry will succeed.
+    log.warning("transaction_retryable", path=request.url.path, error=str(exc)[:300])
+    return problem_response(
+        status=503,
+        slug="busy",
+        title="Try again",
+        detail="the change collided with concurrent work and was not applied; retry it",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -272,6 +289,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         412: "If-Match does not match the current version",
         413: "Request body too large",
         422: "Validation failed",
+        503: "Collided with concurrent work and rolled back; retry (see Retry-After)",
     }
     return {
         s: {

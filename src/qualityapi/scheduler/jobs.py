@@ -12,6 +12,8 @@ from qualityapi.sla.scanner import scan_once
 
 log = structlog.get_logger("qualityapi.scheduler")
 JOB_ID = "sla-scan"
+# When due clocks are all locked by another replica's pass.
+LOCKED_BACKOFF = timedelta(milliseconds=50)
 
 
 class SlaScanJob:
@@ -94,11 +96,14 @@ class SlaScanJob:
             async with self._sessionmaker() as session:
                 earliest = await repository.earliest_check(session)
             now = self._clock.now()
-            next_at = (
-                now + self._safety
-                if earliest is None
-                else min(max(earliest, now), now + self._safety)
-            )
+            if earliest is None:
+                next_at = now + self._safety
+            elif earliest <= now and result.claimed == 0:
+                # Due, yet this pass could not claim it: another replica holds those clocks
+                # (SKIP LOCKED). Look again shortly rather than spin until it commits.
+                next_at = now + LOCKED_BACKOFF
+            else:
+                next_at = min(max(earliest, now), now + self._safety)
         except Exception:
             log.exception("sla_scan_failed")
         finally:
