@@ -32,6 +32,27 @@ def _snapshot(endpoint: WebhookEndpoint) -> dict[str, object]:
     return WebhookEndpointRead.model_validate(endpoint).model_dump(mode="json")
 
 
+def _audit(
+    session: AsyncSession,
+    action: str,
+    endpoint_id: object,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+    actor: Principal,
+    at: datetime,
+) -> None:
+    audit.record(
+        session,
+        at=at,
+        actor=actor,
+        action=action,
+        resource_type=RESOURCE,
+        resource_id=endpoint_id,
+        before=before,
+        after=after,
+    )
+
+
 async def _check_url(sender: Sender, url: str) -> None:
     try:
         await sender.check_url(url)
@@ -67,16 +88,7 @@ async def create(
     )
     session.add(endpoint)
     await session.flush()
-    audit.record(
-        session,
-        at=at,
-        actor=actor,
-        action="create",
-        resource_type=RESOURCE,
-        resource_id=endpoint.id,
-        before=None,
-        after=_snapshot(endpoint),
-    )
+    _audit(session, "create", endpoint.id, None, _snapshot(endpoint), actor, at)
     return endpoint
 
 
@@ -107,16 +119,7 @@ async def update(
         MESSAGE_WRITTEN.after_commit(session)
     endpoint.updated_at = at
     await session.flush()
-    audit.record(
-        session,
-        at=at,
-        actor=actor,
-        action="update",
-        resource_type=RESOURCE,
-        resource_id=endpoint.id,
-        before=before,
-        after=_snapshot(endpoint),
-    )
+    _audit(session, "update", endpoint.id, before, _snapshot(endpoint), actor, at)
     return endpoint
 
 
@@ -126,16 +129,7 @@ async def delete(
     before = _snapshot(endpoint)
     await session.delete(endpoint)
     await session.flush()
-    audit.record(
-        session,
-        at=at,
-        actor=actor,
-        action="delete",
-        resource_type=RESOURCE,
-        resource_id=before["id"],
-        before=before,
-        after=None,
-    )
+    _audit(session, "delete", before["id"], before, None, actor, at)
 
 
 async def rotate_secret(
@@ -156,15 +150,15 @@ async def rotate_secret(
     endpoint.secret = signing.new_secret()
     endpoint.updated_at = at
     await session.flush()
-    audit.record(
+    expires = jsonable(endpoint.previous_secret_expires_at)
+    _audit(
         session,
-        at=at,
-        actor=actor,
-        action="rotate_secret",
-        resource_type=RESOURCE,
-        resource_id=endpoint.id,
-        before=None,
-        after={"previous_secret_expires_at": jsonable(endpoint.previous_secret_expires_at)},
+        "rotate_secret",
+        endpoint.id,
+        None,
+        {"previous_secret_expires_at": expires},
+        actor,
+        at,
     )
     return endpoint
 
