@@ -7,6 +7,7 @@ request it got is verified with the public ``standardwebhooks`` package.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from qualityapi.clock import FrozenClock, SystemClock
 from qualityapi.events.models import OutboxMessage
 from qualityapi.sla.scanner import scan_once
+from qualityapi.webhooks import ssrf
 from qualityapi.webhooks.dispatcher import Dispatcher
 from tests.conftest import START, Api, started_api
 from tests.helpers import act, create_work_order
@@ -305,3 +307,46 @@ async def test_a_warning_whose_clock_was_met_expires_before_delivery(database_ur
             by_type = {d["event_type"]: d["status"] for d in deliveries.json()["items"]}
             assert by_type["sla.warning"] == "expired"
             assert by_type["work_order.status_changed"] == "succeeded"
+
+
+class SwitchableResolver(ssrf.Resolver):
+    """DNS as the test says: ``hooks.test`` resolves to whatever ``answer`` is now."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__()
+        self.answer = answer
+
+    async def resolve(self, host: str, port: int) -> list[ssrf.IpAddress]:
+        assert host == "hooks.test"
+        return [ipaddress.ip_address(self.answer)]
+
+
+async def test_ssrf_guard_checks_again_at_send_time_and_connects_to_the_checked_address(
+    live: Api,
+) -> None:
+    sender = live.app.state.webhook_sender
+    resolver = SwitchableResolver("127.0.0.1")
+    sender.resolver = resolver
+    with Receiver() as receiver:
+        # ``hooks.test`` exists only in this resolver: a second lookup by the HTTP client
+        # would fail, so a delivery proves the connection went to the checked address.
+        endpoint = await register(live, f"http://hooks.test:{receiver.port}/hooks")
+        resolver.answer = "10.1.2.3"  # DNS now points inside a network nobody allowed
+        await create_work_order(live)
+        refused: list[dict[str, Any]] = []
+
+        async def poll() -> bool:
+            refused[:] = await attempts(live, endpoint["id"], failed="true")
+            return bool(refused)
+
+        for _ in range(100):
+            if await poll():
+                break
+            await eventually(lambda: True, within=0.1)
+        assert refused[0]["error_class"] == "ssrf_refused"
+        assert "10.1.2.3" in refused[0]["error"]
+        assert receiver.snapshot() == []
+        resolver.answer = "127.0.0.1"
+        await eventually(lambda: len(receiver.delivered()) == 1, what="delivery via checked IP")
+        assert receiver.delivered()[0].headers["host"] == f"hooks.test:{receiver.port}"
+        receiver.verify_all(endpoint["secret"])
