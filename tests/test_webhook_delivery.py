@@ -7,6 +7,7 @@ request it got is verified with the public ``standardwebhooks`` package.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -62,6 +63,20 @@ async def attempts(api: Api, endpoint_id: str, **params: str) -> list[dict[str, 
     return items
 
 
+async def settled(api: Api, endpoint_id: str) -> list[dict[str, Any]]:
+    """The endpoint's deliveries once none is pending (results are recorded just after
+    the receiver answers, so a test that saw the request waits for the record)."""
+    for _ in range(200):
+        response = await api.client.get(
+            f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=api.auth()
+        )
+        items: list[dict[str, Any]] = response.json()["items"]
+        if items and all(d["status"] != "pending" for d in items):
+            return items
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"deliveries still pending: {items}")
+
+
 def first_arrivals(receiver: Receiver) -> list[Received]:
     """Accepted requests, a repeated id (a legitimate at-least-once retry) counted once."""
     seen: set[str] = set()
@@ -102,10 +117,7 @@ async def test_every_event_arrives_signed_with_its_id_in_order(live: Api) -> Non
         body = got[2].json
         assert body["data"]["previous_status"] == "open"
         assert body["data"]["work_order"]["number"] == wo["number"]
-        deliveries = await live.client.get(
-            f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=live.auth()
-        )
-        assert {d["status"] for d in deliveries.json()["items"]} == {"succeeded"}
+        assert {d["status"] for d in await settled(live, endpoint["id"])} == {"succeeded"}
 
 
 async def test_subscription_filters_event_types(live: Api) -> None:
@@ -135,6 +147,7 @@ async def test_500_then_200_is_retried_with_the_same_id(live: Api) -> None:
         assert len({r.id for r in requests}) == 1
         assert requests[0].id == (await message_ids(live))[0]
         receiver.verify_all(endpoint["secret"])
+        await settled(live, endpoint["id"])
         log = await attempts(live, endpoint["id"])
         assert [(a["status_code"], a["error_class"]) for a in reversed(log)] == [
             (500, "http_status"),
@@ -157,6 +170,7 @@ async def test_a_receiver_that_times_out_gets_the_message_again(database_url: st
             await eventually(lambda: len(receiver.snapshot()) >= 2, what="retry after timeout")
             first, second = receiver.snapshot()[:2]
             assert first.id == second.id
+            await settled(live, endpoint["id"])
             log = await attempts(live, endpoint["id"])
             assert log[-1]["error_class"] == "timeout"
             assert any(a["succeeded"] for a in log)
@@ -243,6 +257,7 @@ async def test_resend_and_replay_keep_the_original_ids(live: Api) -> None:
         await create_work_order(live)
         await create_work_order(live)
         await eventually(lambda: len(receiver.delivered()) == 2, what="first deliveries")
+        await settled(live, endpoint["id"])
         first_ids = [r.id for r in receiver.delivered()]
         path = f"/v1/webhook-endpoints/{endpoint['id']}"
         resent = await live.client.post(
@@ -251,6 +266,7 @@ async def test_resend_and_replay_keep_the_original_ids(live: Api) -> None:
         assert resent.status_code == 202 and resent.json() == {"scheduled": 1}
         await eventually(lambda: len(receiver.delivered()) == 3, what="resend")
         assert receiver.delivered()[2].id == first_ids[0]
+        await settled(live, endpoint["id"])
         replay = await live.client.post(
             f"{path}/replay", json={"since": "2000-01-01T00:00:00Z"}, headers=live.auth()
         )

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import httpx
 import orjson
+from httpx_aiohttp import AiohttpTransport
 
 from qualityapi.webhooks import signing, ssrf
 from qualityapi.webhooks.retry import parse_retry_after
 
 # What the delivery log keeps of a response body.
 MAX_BODY_CHARS = 2000
-# Clients share out the concurrent sends: one AsyncClient serialises badly past ~10
-# concurrent requests (httpx issue 3215), several smaller ones do not (bench/README.md).
-SENDS_PER_CLIENT = 8
+# httpx's own connection pool costs several ms of CPU per request once tens of requests
+# are in flight (httpx issue 3215; bench/README.md measures 1.8-5 ms against 0.7 ms):
+# requests go through httpx's API on aiohttp's pool instead (httpx-aiohttp).
 USER_AGENT = "qualityapi-webhooks/1"
 
 
@@ -51,20 +52,13 @@ class Sender:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
-        count = max(1, -(-concurrency // SENDS_PER_CLIENT))
-        per_client = -(-concurrency // count)
-        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
-        self._clients = [
-            httpx.AsyncClient(
-                timeout=timeout,
-                limits=limits,
-                follow_redirects=False,
-                transport=transport,
-                headers={"user-agent": USER_AGENT},
-            )
-            for _ in range(count)
-        ]
-        self._next_client = itertools.cycle(self._clients)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            transport=transport or AiohttpTransport(limits=limits),
+            headers={"user-agent": USER_AGENT},
+        )
         self._allowed = ssrf.networks(allowed_networks)
         self.resolver = ssrf.Resolver()
 
@@ -89,7 +83,7 @@ class Sender:
         )
         headers["host"] = target.host_header
         extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
-        client = next(self._next_client)
+        client = self._client
         try:
             request = client.build_request(
                 "POST", target.url, content=body.encode(), headers=headers, extensions=extensions
@@ -99,16 +93,9 @@ class Sender:
                 text = await _read_some(response)
             finally:
                 await response.aclose()
-        except httpx.ConnectTimeout as exc:
-            return Outcome(False, None, elapsed(), "connect_timeout", _describe(exc))
-        except httpx.ConnectError as exc:
-            return Outcome(False, None, elapsed(), "connect_error", _describe(exc))
-        except httpx.TimeoutException as exc:
-            return Outcome(False, None, elapsed(), "timeout", _describe(exc))
-        except httpx.RemoteProtocolError as exc:
-            return Outcome(False, None, elapsed(), "protocol_error", _describe(exc))
-        except httpx.HTTPError as exc:
-            return Outcome(False, None, elapsed(), "transport_error", _describe(exc))
+        except (httpx.HTTPError, aiohttp.ClientError, TimeoutError) as exc:
+            cause = exc.__cause__ or exc
+            return Outcome(False, None, elapsed(), _error_class(cause), _describe(cause))
         code = response.status_code
         if 200 <= code < 300:
             return Outcome(True, code, elapsed(), response_body=text)
@@ -127,8 +114,7 @@ class Sender:
         )
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        await self._client.aclose()
 
 
 async def _read_some(response: httpx.Response) -> str:
@@ -143,5 +129,23 @@ async def _read_some(response: httpx.Response) -> str:
     return b"".join(chunks).decode("utf-8", errors="replace")[:MAX_BODY_CHARS]
 
 
-def _describe(exc: Exception) -> str:
+def _error_class(exc: BaseException) -> str:
+    """The delivery log's error class, from what the connection really did."""
+    # Order matters: aiohttp's connect errors are also OSErrors, its timeouts also
+    # connection errors.
+    if isinstance(exc, aiohttp.ConnectionTimeoutError | httpx.ConnectTimeout):
+        return "connect_timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError | httpx.ConnectError):
+        return "connect_error"
+    if isinstance(exc, TimeoutError | httpx.TimeoutException | aiohttp.ServerTimeoutError):
+        return "timeout"
+    if isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | httpx.RemoteProtocolError,
+    ):
+        return "protocol_error"
+    return "transport_error"
+
+
+def _describe(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:300]
