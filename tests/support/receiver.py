@@ -64,6 +64,9 @@ class Receiver:
         self.plan: deque[Reply] = deque()
         self.requests: list[Received] = []
         self._lock = threading.Lock()
+        # Requests being handled at once, and the most there ever were.
+        self._active = 0
+        self.max_concurrent = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -84,8 +87,13 @@ class Receiver:
                     return
                 body = raw.decode()
                 reply = receiver._next_reply()
+                with receiver._lock:
+                    receiver._active += 1
+                    receiver.max_concurrent = max(receiver.max_concurrent, receiver._active)
                 if reply.delay:
                     time.sleep(reply.delay)
+                with receiver._lock:
+                    receiver._active -= 1
                 with receiver._lock:
                     receiver.requests.append(
                         Received(

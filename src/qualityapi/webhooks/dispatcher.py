@@ -1,8 +1,9 @@
 """The in-process dispatcher: outbox messages → deliveries → signed HTTP attempts.
 
 One loop routes new messages (a delivery row per subscribed endpoint) and claims due
-deliveries; each claimed delivery is sent by its own task; a recorder writes results in
-batches. Every step is its own short transaction, so a crash anywhere loses nothing:
+deliveries a little ahead of need into a local queue; each send is a task of its own, and
+the moment one ends the next queued one starts; a recorder writes results in batches.
+Every step is its own short transaction, so a crash anywhere loses nothing:
 
 - a message not yet routed is routed by whoever looks next;
 - a claimed delivery carries a lease (``next_attempt_at`` pushed forward): if this
@@ -21,7 +22,7 @@ import asyncio
 import contextlib
 import heapq
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +47,7 @@ from qualityapi.webhooks.sender import Outcome, Sender, body_of
 log = structlog.get_logger("qualityapi.webhooks")
 
 ROUTE_BATCH = 500
+CLAIM_AHEAD = 2
 # After a database error the loop pauses this long instead of spinning.
 ERROR_PAUSE = 1.0
 
@@ -90,8 +92,14 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._recorded = asyncio.Event()
         self._results: list[_Result] = []
-        self._per_endpoint: Counter[uuid.UUID] = Counter()
-        self._in_flight = 0
+        # Claimed and not yet recorded (queued, sending, or waiting to be recorded): what
+        # the claims are bounded by. Claims run ahead of the sends (up to CLAIM_AHEAD
+        # times the concurrency), so a send that ends starts the next one at once,
+        # without waiting for a database round trip.
+        self._held: Counter[uuid.UUID] = Counter()
+        self._queue: deque[tuple[Claimed, EndpointTarget]] = deque()
+        # HTTP requests in flight: at most webhook_concurrency, and the endpoint limit each.
+        self._sending: Counter[uuid.UUID] = Counter()
         self._sends: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._recorder_task: asyncio.Task[None] | None = None
@@ -118,6 +126,7 @@ class Dispatcher:
         self._wake.set()
         if self._loop_task is not None:
             await _cancel(self._loop_task)
+        await self._give_back_queue()
         if self._sends:
             await asyncio.wait(set(self._sends), timeout=grace)
         for task in set(self._sends):
@@ -125,7 +134,7 @@ class Dispatcher:
         # Let the recorder write what finished (a cancelled write would lose the results:
         # those deliveries would be sent again after their lease).
         deadline = asyncio.get_running_loop().time() + grace
-        while self._in_flight > 0 and asyncio.get_running_loop().time() < deadline:
+        while self._held and asyncio.get_running_loop().time() < deadline:
             self._recorded.set()
             await asyncio.sleep(0.01)
         if self._recorder_task is not None:
@@ -154,7 +163,7 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle_timeout())
 
     def _free(self) -> int:
-        return self._settings.webhook_concurrency - self._in_flight
+        return CLAIM_AHEAD * self._settings.webhook_concurrency - self._held.total()
 
     def _idle_timeout(self) -> float:
         timeout = self._settings.webhook_poll_seconds
@@ -201,15 +210,15 @@ class Dispatcher:
         free = self._free()
         if free <= 0:
             return 0
-        limit = self._settings.webhook_endpoint_concurrency
-        full = [e for e, n in self._per_endpoint.items() if n >= limit]
+        limit = CLAIM_AHEAD * self._settings.webhook_endpoint_concurrency
+        full = [e for e, n in self._held.items() if n >= limit]
         async with self._sessionmaker() as session:
             now = self._clock.now()
             found = await repository.claim_due(session, now, free, skip_endpoints=full)
             if not found:
                 return 0
             taken: list[Claimed] = []
-            room = Counter({e: limit - n for e, n in self._per_endpoint.items()})
+            room = Counter({e: limit - n for e, n in self._held.items()})
             for c in found:
                 if room.get(c.endpoint_id, limit) > 0:
                     room[c.endpoint_id] = room.get(c.endpoint_id, limit) - 1
@@ -228,16 +237,45 @@ class Dispatcher:
             await session.commit()
         for c in to_send:
             endpoint = endpoints.get(c.endpoint_id)
-            if endpoint is not None:
-                self._start_send(c, endpoint)
+            if endpoint is not None:  # else deleted meanwhile, its deliveries with it
+                self._held[c.endpoint_id] += 1
+                self._queue.append((c, endpoint))
+        self._pump()
         return len(taken)
 
-    def _start_send(self, claimed: Claimed, endpoint: EndpointTarget) -> None:
-        self._in_flight += 1
-        self._per_endpoint[claimed.endpoint_id] += 1
-        task = asyncio.create_task(self._send(claimed, endpoint))
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+    def _pump(self) -> None:
+        """Starts queued sends while there is room, in claim order, skipping (not
+        reordering) those of an endpoint already at its limit."""
+        total = self._settings.webhook_concurrency
+        limit = self._settings.webhook_endpoint_concurrency
+        if not self._queue or self._sending.total() >= total:
+            return
+        waiting: deque[tuple[Claimed, EndpointTarget]] = deque()
+        while self._queue and self._sending.total() < total:
+            claimed, endpoint = self._queue.popleft()
+            if self._sending[claimed.endpoint_id] >= limit:
+                waiting.append((claimed, endpoint))
+                continue
+            self._sending[claimed.endpoint_id] += 1
+            task = asyncio.create_task(self._send(claimed, endpoint))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+        waiting.extend(self._queue)
+        self._queue = waiting
+
+    async def _give_back_queue(self) -> None:
+        """On shutdown: claimed but never sent. Their leases end now, not in a minute."""
+        queued = [c for c, _ in self._queue]
+        self._queue.clear()
+        for c in queued:
+            _drop(self._held, c.endpoint_id)
+        if queued:
+            with contextlib.suppress(Exception):
+                async with self._sessionmaker() as session:
+                    await repository.unlease(
+                        session, [c.delivery_id for c in queued], self._token, self._clock.now()
+                    )
+                    await session.commit()
 
     async def _send(self, claimed: Claimed, endpoint: EndpointTarget) -> None:
         try:
@@ -249,19 +287,17 @@ class Dispatcher:
             )
         except asyncio.CancelledError:
             # Shutting down mid-send: nothing to record; the lease brings it back.
-            self._release(claimed)
+            _drop(self._sending, claimed.endpoint_id)
+            _drop(self._held, claimed.endpoint_id)
             raise
         except Exception as exc:  # a bug here must not lose the delivery: log it as failed
             log.exception("webhook_send_crashed", delivery_id=claimed.delivery_id)
             outcome = Outcome(False, None, 0.0, "internal_error", type(exc).__name__)
+        _drop(self._sending, claimed.endpoint_id)
         self._results.append(_Result(claimed, outcome, self._clock.now()))
         self._recorded.set()
-
-    def _release(self, claimed: Claimed) -> None:
-        self._in_flight -= 1
-        self._per_endpoint[claimed.endpoint_id] -= 1
-        if self._per_endpoint[claimed.endpoint_id] <= 0:
-            del self._per_endpoint[claimed.endpoint_id]
+        if not self._stopping:
+            self._pump()
 
     # --- results ------------------------------------------------------------------------
 
@@ -284,7 +320,7 @@ class Dispatcher:
                     log.exception("webhook_record_failed", results=len(batch))
                     await asyncio.sleep(ERROR_PAUSE)
             for r in batch:
-                self._release(r.claimed)
+                _drop(self._held, r.claimed.endpoint_id)
             self._wake.set()
 
     async def _record(self, batch: list[_Result]) -> None:
@@ -396,6 +432,12 @@ class Dispatcher:
             log.warning("webhook_endpoint_disabled", endpoint_id=str(endpoint_id), reason=reason)
         await session.flush()
         await events.emit_many(session, rows)
+
+
+def _drop(counts: Counter[uuid.UUID], key: uuid.UUID) -> None:
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

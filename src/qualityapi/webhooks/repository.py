@@ -251,6 +251,17 @@ async def lease(
     )
 
 
+async def unlease(
+    session: AsyncSession, delivery_ids: list[int], token: str, now: datetime
+) -> None:
+    """Claimed but never sent (shutdown): due again at once, for whoever looks next."""
+    await session.execute(
+        update(_deliveries)
+        .where(_deliveries.c.id.in_(delivery_ids), _deliveries.c.claim_token == token)
+        .values(next_attempt_at=now, claim_token=None)
+    )
+
+
 async def expire(session: AsyncSession, delivery_ids: list[int], now: datetime) -> None:
     await session.execute(
         update(_deliveries)
