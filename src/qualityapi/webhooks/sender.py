@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import httpx
@@ -51,14 +52,15 @@ class Sender:
         allowed_networks: Sequence[str],
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=False,
-            transport=transport or AiohttpTransport(limits=limits),
-            headers={"user-agent": USER_AGENT},
-        )
+        self._transport = transport or AiohttpTransport(limits=limits)
+        # Per request, as httpx's transports read them (seconds).
+        self._timeout = {
+            "connect": connect_timeout,
+            "pool": connect_timeout,
+            "read": read_timeout,
+            "write": read_timeout,
+        }
         self._allowed = ssrf.networks(allowed_networks)
         self.resolver = ssrf.Resolver()
 
@@ -82,13 +84,17 @@ class Sender:
             secrets, message_id=message_id, timestamp=datetime.now(UTC), body=body
         )
         headers["host"] = target.host_header
-        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
-        client = self._client
+        headers["user-agent"] = USER_AGENT
+        extensions: dict[str, Any] = {"timeout": self._timeout}
+        if target.sni_hostname:
+            extensions["sni_hostname"] = target.sni_hostname
         try:
-            request = client.build_request(
+            # Straight to the transport: an AsyncClient would add nothing a webhook needs
+            # (no cookies, auth or redirects) and costs CPU on every request.
+            request = httpx.Request(
                 "POST", target.url, content=body.encode(), headers=headers, extensions=extensions
             )
-            response = await client.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
             try:
                 text = await _read_some(response)
             finally:
@@ -114,7 +120,7 @@ class Sender:
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
 
 async def _read_some(response: httpx.Response) -> str:
