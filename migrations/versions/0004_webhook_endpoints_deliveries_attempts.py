@@ -95,12 +95,14 @@ def upgrade() -> None:
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_webhook_deliveries_message", ["message_pk"], unique=False)
         batch_op.create_index(
-            "ix_webhook_deliveries_next_attempt_at", ["next_attempt_at"], unique=False
+            "ix_webhook_deliveries_next_attempt_at", ["next_attempt_at", "id"], unique=False
         )
         batch_op.create_index(
             "ix_webhook_deliveries_order",
             ["endpoint_id", "subject_key", "message_pk"],
             unique=False,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
         )
 
     op.create_table(
@@ -170,7 +172,11 @@ def downgrade() -> None:
 
     op.drop_table("webhook_attempts")
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_webhook_deliveries_order")
+        batch_op.drop_index(
+            "ix_webhook_deliveries_order",
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        )
         batch_op.drop_index("ix_webhook_deliveries_next_attempt_at")
         batch_op.drop_index("ix_webhook_deliveries_message")
 

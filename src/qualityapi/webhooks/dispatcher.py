@@ -48,6 +48,9 @@ log = structlog.get_logger("qualityapi.webhooks")
 
 ROUTE_BATCH = 500
 CLAIM_AHEAD = 2
+# A burst this large makes the planner's statistics stale; refresh them, at most this often.
+ANALYZE_AFTER_ROWS = 1000
+ANALYZE_EVERY_SECONDS = 10.0
 # After a database error the loop pauses this long instead of spinning.
 ERROR_PAUSE = 1.0
 
@@ -106,6 +109,8 @@ class Dispatcher:
         self._stopping = False
         # Retries this process scheduled: the loop wakes for each, not only at the poll.
         self._retries: list[datetime] = []
+        self._routed_since_analyze = 0
+        self._analyzed_at = float("-inf")
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -204,6 +209,17 @@ class Dispatcher:
             await repository.insert_deliveries(session, rows)
             await repository.mark_routed(session, [m.id for m in messages], now)
             await commit(session)
+        self._routed_since_analyze += len(rows)
+        loop_now = asyncio.get_running_loop().time()
+        if (
+            self._routed_since_analyze >= ANALYZE_AFTER_ROWS
+            and loop_now - self._analyzed_at >= ANALYZE_EVERY_SECONDS
+        ):
+            self._routed_since_analyze = 0
+            self._analyzed_at = loop_now
+            async with self._sessionmaker() as session:
+                await repository.refresh_statistics(session)
+                await session.commit()
         return len(messages)
 
     async def _claim(self) -> int:

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualityapi.db.base import Base, BigIntPk, UuidPk
@@ -56,9 +56,19 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("endpoint_id", "message_pk"),
-        Index("ix_webhook_deliveries_next_attempt_at", "next_attempt_at"),
+        # The claim walks this in order and stops after its LIMIT: its cost follows the
+        # batch, not the backlog.
+        Index("ix_webhook_deliveries_next_attempt_at", "next_attempt_at", "id"),
         # "Is an earlier message about this subject still pending for this endpoint?"
-        Index("ix_webhook_deliveries_order", "endpoint_id", "subject_key", "message_pk"),
+        # Only pending rows: finished deliveries pile up, this index does not grow with them.
+        Index(
+            "ix_webhook_deliveries_order",
+            "endpoint_id",
+            "subject_key",
+            "message_pk",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
         Index("ix_webhook_deliveries_message", "message_pk"),
     )
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -167,6 +168,14 @@ async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -
     await session.execute(stmt, rows)
 
 
+async def refresh_statistics(session: AsyncSession) -> None:
+    """PostgreSQL: ANALYZE the deliveries now. After a burst into a near-empty table the
+    planner still believes it empty until autovacuum catches up (tens of seconds), and
+    anti-joins the whole backlog on every claim meanwhile."""
+    if _is_postgres(session):
+        await session.execute(text("ANALYZE webhook_deliveries"))
+
+
 async def mark_routed(session: AsyncSession, message_pks: list[int], now: datetime) -> None:
     await session.execute(
         update(_messages).where(_messages.c.id.in_(message_pks)).values(routed_at=now)
@@ -212,6 +221,9 @@ async def claim_due(
         stmt = stmt.where(d.endpoint_id.not_in(list(skip_endpoints)))
     if _is_postgres(session):
         stmt = stmt.with_for_update(of=_deliveries, skip_locked=True)
+        # A generic plan, cached while the table was small, anti-joins the whole backlog
+        # (seconds at a few thousand due rows); a plan for these values walks the index.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     rows = (await session.execute(stmt)).all()
     if not rows:
         return []
