@@ -63,10 +63,22 @@ class Sender:
         }
         self._allowed = ssrf.networks(allowed_networks)
         self.resolver = ssrf.Resolver()
+        self._targets: dict[str, tuple[float, ssrf.Target]] = {}
 
     async def check_url(self, url: str) -> None:
         """Raises ``ssrf.UrlRefused`` for a URL webhooks may not reach."""
         await ssrf.check(url, self.resolver, self._allowed)
+
+    async def _checked(self, url: str) -> ssrf.Target:
+        # The verdict lives as long as the DNS answer it rests on: a burst to one endpoint
+        # does not parse and check the same URL thousands of times.
+        hit = self._targets.get(url)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        target = await ssrf.check(url, self.resolver, self._allowed)
+        self._targets[url] = (now + ssrf.DNS_TTL_SECONDS, target)
+        return target
 
     async def send(self, url: str, secrets: list[str], *, message_id: str, body: str) -> Outcome:
         started = time.perf_counter()
@@ -75,7 +87,7 @@ class Sender:
             return round((time.perf_counter() - started) * 1000, 3)
 
         try:
-            target = await ssrf.check(url, self.resolver, self._allowed)
+            target = await self._checked(url)
         except ssrf.UrlRefused as exc:
             return Outcome(False, None, elapsed(), "ssrf_refused", str(exc)[:300])
         # The signature's timestamp is wall-clock time, whatever clock drives the service:
