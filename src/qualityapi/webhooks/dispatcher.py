@@ -47,7 +47,7 @@ from qualityapi.webhooks.sender import Outcome, Sender, body_of
 log = structlog.get_logger("qualityapi.webhooks")
 
 ROUTE_BATCH = 500
-CLAIM_AHEAD = 2
+CLAIM_AHEAD = 4
 # A burst this large makes the planner's statistics stale; refresh them, at most this often.
 ANALYZE_AFTER_ROWS = 1000
 ANALYZE_EVERY_SECONDS = 10.0
@@ -224,7 +224,9 @@ class Dispatcher:
 
     async def _claim(self) -> int:
         free = self._free()
-        if free <= 0:
+        # While the queue still feeds the sends, wait until a good batch is free: one
+        # claim transaction for many deliveries rather than one for every few.
+        if free <= 0 or (self._queue and free < self._settings.webhook_concurrency // 2):
             return 0
         limit = CLAIM_AHEAD * self._settings.webhook_endpoint_concurrency
         full = [e for e, n in self._held.items() if n >= limit]

@@ -63,22 +63,23 @@ class Sender:
         }
         self._allowed = ssrf.networks(allowed_networks)
         self.resolver = ssrf.Resolver()
-        self._targets: dict[str, tuple[float, ssrf.Target]] = {}
+        self._targets: dict[str, tuple[float, ssrf.Target, httpx.URL]] = {}
 
     async def check_url(self, url: str) -> None:
         """Raises ``ssrf.UrlRefused`` for a URL webhooks may not reach."""
         await ssrf.check(url, self.resolver, self._allowed)
 
-    async def _checked(self, url: str) -> ssrf.Target:
+    async def _checked(self, url: str) -> tuple[ssrf.Target, httpx.URL]:
         # The verdict lives as long as the DNS answer it rests on: a burst to one endpoint
-        # does not parse and check the same URL thousands of times.
+        # does not parse and check the same URL thousands of times (nor has httpx parse it).
         hit = self._targets.get(url)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
-            return hit[1]
+            return hit[1], hit[2]
         target = await ssrf.check(url, self.resolver, self._allowed)
-        self._targets[url] = (now + ssrf.DNS_TTL_SECONDS, target)
-        return target
+        parsed = httpx.URL(target.url)
+        self._targets[url] = (now + ssrf.DNS_TTL_SECONDS, target, parsed)
+        return target, parsed
 
     async def send(self, url: str, secrets: list[str], *, message_id: str, body: str) -> Outcome:
         started = time.perf_counter()
@@ -87,7 +88,7 @@ class Sender:
             return round((time.perf_counter() - started) * 1000, 3)
 
         try:
-            target = await self._checked(url)
+            target, target_url = await self._checked(url)
         except ssrf.UrlRefused as exc:
             return Outcome(False, None, elapsed(), "ssrf_refused", str(exc)[:300])
         # The signature's timestamp is wall-clock time, whatever clock drives the service:
@@ -104,7 +105,7 @@ class Sender:
             # Straight to the transport: an AsyncClient would add nothing a webhook needs
             # (no cookies, auth or redirects) and costs CPU on every request.
             request = httpx.Request(
-                "POST", target.url, content=body.encode(), headers=headers, extensions=extensions
+                "POST", target_url, content=body.encode(), headers=headers, extensions=extensions
             )
             response = await self._transport.handle_async_request(request)
             try:
