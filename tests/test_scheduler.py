@@ -6,88 +6,66 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
 from qualityapi.clock import FrozenClock, SystemClock
 from qualityapi.common.signals import commit
 from qualityapi.db.base import table_of
-from qualityapi.main import create_app
 from qualityapi.scheduler.jobs import JOB_ID, LOCKED_BACKOFF, SlaScanJob
 from qualityapi.sla.models import SlaClock, SlaTransition
 from qualityapi.sla.signals import CLOCK_CHANGED
-from tests.conftest import ADMIN_KEY, START, _clean, make_settings
+from tests.conftest import START, started_api
+from tests.helpers import create_work_order
 
 
 async def test_scanner_job_keeps_scanning_without_being_woken(database_url: str) -> None:
-    await _clean(database_url)
     clock = FrozenClock(START)  # far in the past: every run the job schedules is due at once
-    settings = make_settings(database_url, scheduler_enabled=True, sla_safety_interval_seconds=0.1)
-    app = create_app(settings, clock=clock)
-    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://t", headers=headers
-        ) as c:
-            created = await c.post(
-                "/v1/work-orders",
-                json={"title": "Lift", "priority": "urgent", "customer": {"name": "Q"}},
-            )
-            assert created.status_code == 201
-            wo_id = created.json()["id"]
-            # Nothing wakes the job now: only its own rescheduling can find the breach.
-            await asyncio.sleep(0.5)
-            clock.advance(timedelta(hours=2))
-            level = None
-            for _ in range(50):
-                await asyncio.sleep(0.1)
-                level = (await c.get(f"/v1/work-orders/{wo_id}")).json()["warning_level"]
-                if level == "red":
-                    break
-            assert level == "red"
+    async with started_api(
+        database_url, clock, scheduler_enabled=True, sla_safety_interval_seconds=0.1
+    ) as api:
+        wo_id = (await create_work_order(api, priority="urgent"))["id"]
+        # Nothing wakes the job now: only its own rescheduling can find the breach.
+        await asyncio.sleep(0.5)
+        clock.advance(timedelta(hours=2))
+        level = None
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            got = await api.client.get(f"/v1/work-orders/{wo_id}", headers=api.auth())
+            level = got.json()["warning_level"]
+            if level == "red":
+                break
+        assert level == "red"
 
 
 async def test_scanner_job_wakes_when_the_earliest_clock_falls_due(database_url: str) -> None:
     # The safety interval is far away: only the date job set for the earliest next check
     # can apply the warning in time.
-    await _clean(database_url)
-    settings = make_settings(database_url, scheduler_enabled=True, sla_safety_interval_seconds=60)
-    app = create_app(settings, clock=SystemClock())
-    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://t", headers=headers
-        ) as c:
-            created = await c.post(
-                "/v1/work-orders",
-                json={"title": "Lift", "priority": "urgent", "customer": {"name": "Q"}},
+    async with started_api(
+        database_url, SystemClock(), scheduler_enabled=True, sla_safety_interval_seconds=60
+    ) as api:
+        wo_id = uuid.UUID((await create_work_order(api, priority="urgent"))["id"])
+        await asyncio.sleep(0.2)  # the pass woken by the creation has run
+        due = datetime.now(UTC) + timedelta(seconds=0.5)
+        clocks = table_of(SlaClock)
+        async with api.app.state.sessionmaker() as session:
+            await session.execute(
+                update(clocks)
+                .where(clocks.c.subject_id == wo_id, clocks.c.target == "response")
+                .values(warn_at=due, next_check_at=due)
             )
-            assert created.status_code == 201
-            wo_id = uuid.UUID(created.json()["id"])
-            await asyncio.sleep(0.2)  # the pass woken by the creation has run
-            due = datetime.now(UTC) + timedelta(seconds=0.5)
-            clocks = table_of(SlaClock)
-            async with app.state.sessionmaker() as session:
-                await session.execute(
-                    update(clocks)
-                    .where(clocks.c.subject_id == wo_id, clocks.c.target == "response")
-                    .values(warn_at=due, next_check_at=due)
-                )
-                await commit(session)
-            CLOCK_CHANGED.notify()  # what a committed clock change does in the app
-            warned_at = None
-            for _ in range(40):
-                await asyncio.sleep(0.05)
-                async with app.state.sessionmaker() as session:
-                    warned_at = await session.scalar(select(SlaTransition.occurred_at))
-                if warned_at is not None:
-                    break
-            assert warned_at is not None
-            # occurred_at is the ``now`` of the pass that applied it: the wake-up's delay.
-            assert due <= warned_at < due + timedelta(seconds=0.25)
+            await commit(session)
+        CLOCK_CHANGED.notify()  # what a committed clock change does in the app
+        warned_at = None
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            async with api.app.state.sessionmaker() as session:
+                warned_at = await session.scalar(select(SlaTransition.occurred_at))
+            if warned_at is not None:
+                break
+        assert warned_at is not None
+        # occurred_at is the ``now`` of the pass that applied it: the wake-up's delay.
+        assert due <= warned_at < due + timedelta(seconds=0.25)
 
 
 async def test_clocks_locked_by_another_replica_are_retried_shortly_not_spun_on(
@@ -97,26 +75,15 @@ async def test_clocks_locked_by_another_replica_are_retried_shortly_not_spun_on(
     The job must look again after a short backoff, not reschedule itself at once."""
     if not database_url.startswith("postgresql"):
         pytest.skip("one writer on SQLite: no other replica can hold a clock")
-    await _clean(database_url)
     clock = FrozenClock(START)
-    settings = make_settings(database_url, scheduler_enabled=False)
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://t", headers=headers
-        ) as c:
-            created = await c.post(
-                "/v1/work-orders",
-                json={"title": "Lift", "priority": "urgent", "customer": {"name": "Q"}},
-            )
-            assert created.status_code == 201
+    async with started_api(database_url, clock) as api:
+        await create_work_order(api, priority="urgent")
         clock.advance(timedelta(hours=2))
-        job = SlaScanJob(app.state.sessionmaker, clock, safety_interval=60, batch=10)
+        sessionmaker = api.app.state.sessionmaker
+        job = SlaScanJob(sessionmaker, clock, safety_interval=60, batch=10)
         job._scheduler.start(paused=True)
         try:
-            async with app.state.sessionmaker() as other_replica:
+            async with sessionmaker() as other_replica:
                 await other_replica.execute(select(SlaClock.id).with_for_update())
                 await job.run()
                 scheduled = job._scheduler.get_job(JOB_ID)
@@ -124,7 +91,7 @@ async def test_clocks_locked_by_another_replica_are_retried_shortly_not_spun_on(
                 assert scheduled.next_run_time == clock.now() + LOCKED_BACKOFF
                 await other_replica.rollback()
             await job.run()  # the lock is gone: the breach is applied
-            async with app.state.sessionmaker() as session:
+            async with sessionmaker() as session:
                 stages = (await session.execute(select(SlaTransition.stage))).scalars().all()
             assert 2 in stages
         finally:

@@ -41,9 +41,3 @@ async def emit_many(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> in
     await session.execute(_INSERT, values)
     signals.MESSAGE_WRITTEN.after_commit(session)
     return len(values)
-
-
-async def emit(
-    session: AsyncSession, *, type: str, subject_key: str, data: dict[str, Any], at: datetime
-) -> None:
-    await emit_many(session, [row(type=type, subject_key=subject_key, data=data, at=at)])

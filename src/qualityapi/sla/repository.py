@@ -114,17 +114,6 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequenc
     return (await session.execute(stmt)).all()
 
 
-async def clocks_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[SlaClock]:
-    """The clocks as ORM objects, in the order of ``ids``, read afresh."""
-    found: dict[uuid.UUID, SlaClock] = {}
-    for part in chunked(ids):
-        stmt = (
-            select(SlaClock).where(SlaClock.id.in_(part)).execution_options(populate_existing=True)
-        )
-        found.update((c.id, c) for c in (await session.execute(stmt)).scalars())
-    return [found[i] for i in ids if i in found]
-
-
 async def clocks_of_subjects(
     session: AsyncSession, subject_type: str, subject_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[SlaClock]]:

@@ -33,7 +33,7 @@ from qualityapi.common.signals import commit
 from qualityapi.events import repository as events
 from qualityapi.sla import clocks, repository
 from qualityapi.sla.clockwork import BREACHED, WARNED, next_check, stages_due
-from qualityapi.sla.models import ClockState, SlaClock, SlaPolicy
+from qualityapi.sla.models import ClockState, SlaPolicy
 from qualityapi.sla.schemas import EscalationLevel
 from qualityapi.sla.subjects import KINDS
 from qualityapi.timeline import repository as timeline
@@ -140,15 +140,19 @@ def _messages(
     return message, entry
 
 
+def _by_kind(subjects: Iterable[SubjectKey]) -> dict[str, set[uuid.UUID]]:
+    by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for subject_type, subject_id in subjects:
+        by_kind[subject_type].add(subject_id)
+    return by_kind
+
+
 async def _describe(
     session: AsyncSession, subjects: Iterable[SubjectKey]
 ) -> dict[SubjectKey, dict[str, Any]]:
     """The subjects as SLA events show them: one query per kind of subject."""
-    by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for subject_type, subject_id in subjects:
-        by_kind[subject_type].add(subject_id)
     described: dict[SubjectKey, dict[str, Any]] = {}
-    for subject_type, ids in by_kind.items():
+    for subject_type, ids in _by_kind(subjects).items():
         kind = KINDS.get(subject_type)
         if kind is not None:
             found = await kind.describe_many(session, ids)
@@ -161,9 +165,7 @@ async def _sync_subjects(
 ) -> None:
     # Another scanner may have moved a different clock of the same subject: the subjects
     # are locked (in id order, so two scanners cannot deadlock) before their clocks are read.
-    by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for subject_type, subject_id in subjects:
-        by_kind[subject_type].add(subject_id)
+    by_kind = _by_kind(subjects)
     for subject_type in sorted(by_kind):
         kind = KINDS.get(subject_type)
         if kind is not None:
@@ -244,82 +246,23 @@ async def _scan_batch(
 # -- the fallback: one clock at a time ----------------------------------------------------
 
 
-async def _advance(
-    session: AsyncSession,
-    clock: SlaClock,
-    now: datetime,
-    rules: _Rules,
-    seen: dict[SubjectKey, dict[str, Any]],
-) -> int:
-    reached = stages_due(
-        clock.stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=rules.ladder, now=now
-    )
-    fresh = await repository.insert_transitions(
-        session, [(clock.id, clock.cycle, s) for s in reached], now
-    )
-    outbox: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
-    for stage in reached:
-        clock.stage = stage
-        if stage == BREACHED:
-            clock.state = ClockState.breached
-            clock.breached_at = clock.due_at
-        if (clock.id, clock.cycle, stage) not in fresh:
-            continue  # another scanner applied it first
-        key = (clock.subject_type, clock.subject_id)
-        if key not in seen:
-            seen[key] = (await _describe(session, [key])).get(key, {})
-        message, entry = _messages(
-            clock_id=clock.id,
-            subject_type=clock.subject_type,
-            subject_id=clock.subject_id,
-            target=clock.target,
-            due_at=clock.due_at,
-            stage=stage,
-            rules=rules,
-            described=seen[key],
-            now=now,
-        )
-        outbox.append(message)
-        entries.append(entry)
-    await events.emit_many(session, outbox)
-    await timeline.add_many(session, entries)
-    clock.next_check_at = next_check(
-        clock.stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=rules.ladder
-    )
-    clock.updated_at = now
-    await session.flush()
-    return len(outbox)
-
-
 async def _scan_each(
     session: AsyncSession,
-    clock_ids: Sequence[uuid.UUID],
+    due: Sequence[repository.ClaimedClock],
     now: datetime,
     rules: dict[uuid.UUID | None, _Rules],
 ) -> tuple[int, int]:
-    """The claimed clocks one by one, each in its own savepoint; (transitions, failed)."""
+    """The batch path for one clock at a time, each in its own savepoint, so a clock that
+    fails is set aside (retried later) and the others still move; (transitions, failed)."""
     transitions = failed = 0
-    touched: set[SubjectKey] = set()
-    seen: dict[SubjectKey, dict[str, Any]] = {}
-    for clock in await repository.clocks_by_id(session, clock_ids):
-        clock_id, subject = clock.id, (clock.subject_type, clock.subject_id)
+    for clock in due:
         try:
             async with session.begin_nested():
-                applied = await _advance(session, clock, now, rules[clock.policy_id], seen)
-            transitions += applied
-            if applied:
-                touched.add(subject)
+                transitions += await _scan_batch(session, [clock], now, rules)
         except Exception:
             failed += 1
-            log.exception("sla_clock_failed", clock_id=str(clock_id))
-            await repository.retry_later(session, clock_id, now + RETRY_AFTER)
-    for subject in sorted(touched):
-        try:
-            async with session.begin_nested():
-                await _sync_subjects(session, [subject], now)
-        except Exception:
-            log.exception("sla_subject_sync_failed", subject_type=subject[0], id=str(subject[1]))
+            log.exception("sla_clock_failed", clock_id=str(clock.id))
+            await repository.retry_later(session, clock.id, now + RETRY_AFTER)
     return transitions, failed
 
 
@@ -344,6 +287,6 @@ async def scan_once(
                 transitions = await _scan_batch(session, due, now, rules)
         except Exception:
             log.exception("sla_batch_failed", claimed=len(due))
-            transitions, failed = await _scan_each(session, [c.id for c in due], now, rules)
+            transitions, failed = await _scan_each(session, due, now, rules)
         await commit(session)
     return ScanResult(claimed=len(due), transitions=transitions, failed=failed)

@@ -23,6 +23,7 @@ import contextlib
 import heapq
 import uuid
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -355,27 +356,15 @@ class Dispatcher:
             tried = c.attempts + 1
             metrics.ATTEMPTS.labels("success" if o.succeeded else o.error_class or "error").inc()
             metrics.ATTEMPT_SECONDS.observe(o.duration_ms / 1000)
-            status = DeliveryStatus.pending
-            next_at: datetime | None = None
+            status, next_at = _next_step(o, tried, delays, r.at)
             if o.succeeded:
-                status = DeliveryStatus.succeeded
                 ok.add(c.endpoint_id)
                 metrics.LAG_SECONDS.observe(max((r.at - c.written_at).total_seconds(), 0.0))
             else:
                 failing.add(c.endpoint_id)
-                # The schedule bounds the number of attempts; a Retry-After only moves the
-                # next one (a receiver answering 429 forever does not retry forever).
-                wait = next_delay(tried, delays)
-                if wait is not None and o.retry_after is not None:
-                    wait = o.retry_after
                 if o.gone:
-                    # The endpoint is disabled; the message waits, pending, for re-enabling.
                     gone[c.endpoint_id] = f"the receiver answered 410 Gone to {c.message_id}"
-                    next_at = r.at
-                elif wait is None:
-                    status = DeliveryStatus.failed
-                else:
-                    next_at = r.at + wait
+                elif next_at is not None:
                     heapq.heappush(self._retries, next_at)
             results.append(
                 {
@@ -450,6 +439,25 @@ class Dispatcher:
             log.warning("webhook_endpoint_disabled", endpoint_id=str(endpoint_id), reason=reason)
         await session.flush()
         await events.emit_many(session, rows)
+
+
+def _next_step(
+    outcome: Outcome, tried: int, delays: Sequence[float], at: datetime
+) -> tuple[DeliveryStatus, datetime | None]:
+    """A delivery's status and next attempt after its ``tried``-th attempt."""
+    if outcome.succeeded:
+        return DeliveryStatus.succeeded, None
+    if outcome.gone:
+        # The endpoint is disabled; the message waits, pending, for re-enabling.
+        return DeliveryStatus.pending, at
+    # The schedule bounds the number of attempts; a Retry-After only moves the next one
+    # (a receiver answering 429 forever does not retry forever).
+    wait = next_delay(tried, delays)
+    if wait is None:
+        return DeliveryStatus.failed, None
+    if outcome.retry_after is not None:
+        wait = outcome.retry_after
+    return DeliveryStatus.pending, at + wait
 
 
 def _drop(counts: Counter[uuid.UUID], key: uuid.UUID) -> None:

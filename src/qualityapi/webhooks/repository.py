@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.common.pagination import PageParams, paginate_newest_first
 from qualityapi.db.base import table_of
 from qualityapi.events.models import OutboxMessage
+from qualityapi.webhooks import signing
 from qualityapi.webhooks.models import (
     DeliveryStatus,
     WebhookAttempt,
@@ -94,14 +95,10 @@ async def targets(
     stmt = stmt.where(e.id.in_(list(ids)))
     found: dict[uuid.UUID, EndpointTarget] = {}
     for r in (await session.execute(stmt)).all():
-        signing = [r.secret]
-        if (
-            r.previous_secret
-            and r.previous_secret_expires_at
-            and r.previous_secret_expires_at > now
-        ):
-            signing.append(r.previous_secret)
-        found[r.id] = EndpointTarget(id=r.id, url=r.url, secrets=signing)
+        secrets = signing.active_secrets(
+            r.secret, r.previous_secret, r.previous_secret_expires_at, now
+        )
+        found[r.id] = EndpointTarget(id=r.id, url=r.url, secrets=secrets)
     return found
 
 

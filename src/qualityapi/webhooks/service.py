@@ -11,7 +11,7 @@ from qualityapi.audit import repository as audit
 from qualityapi.auth.principal import Principal
 from qualityapi.common.jsonable import jsonable
 from qualityapi.errors import NotFound, Unprocessable
-from qualityapi.events.repository import new_message_id
+from qualityapi.events import repository as events
 from qualityapi.events.signals import MESSAGE_WRITTEN
 from qualityapi.webhooks import repository, signing, ssrf
 from qualityapi.webhooks.catalogue import PING
@@ -167,16 +167,20 @@ async def ping(
     session: AsyncSession, endpoint: WebhookEndpoint, *, sender: Sender, at: datetime
 ) -> PingResult:
     """Sends a signed ``webhook.ping`` now and logs the attempt; the result says how it went."""
-    message_id = new_message_id()
-    payload = {
-        "type": PING,
-        "timestamp": jsonable(at),
-        "data": {"endpoint_id": str(endpoint.id), "note": "test ping from qualityapi"},
-    }
-    secrets = [endpoint.secret]
-    if endpoint.previous_secret and (endpoint.previous_secret_expires_at or at) > at:
-        secrets.append(endpoint.previous_secret)
-    outcome = await sender.send(endpoint.url, secrets, message_id=message_id, body=body_of(payload))
+    # Shaped like an outbox message, but never stored as one: only its attempt is logged.
+    ping_message = events.row(
+        type=PING,
+        subject_key=f"webhook_endpoint:{endpoint.id}",
+        data={"endpoint_id": str(endpoint.id), "note": "test ping from qualityapi"},
+        at=at,
+    )
+    message_id = ping_message["message_id"]
+    secrets = signing.active_secrets(
+        endpoint.secret, endpoint.previous_secret, endpoint.previous_secret_expires_at, at
+    )
+    outcome = await sender.send(
+        endpoint.url, secrets, message_id=message_id, body=body_of(ping_message["payload"])
+    )
     repository.add_attempt(
         session,
         WebhookAttempt(

@@ -27,6 +27,16 @@ def is_valid_secret(value: str) -> bool:
     return 24 <= len(raw) <= 64
 
 
+def active_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during the
+    rotation's overlap."""
+    if previous and previous_expires_at and previous_expires_at > now:
+        return [secret, previous]
+    return [secret]
+
+
 def signature_header(
     secrets_: list[str], *, message_id: str, timestamp: datetime, body: str
 ) -> str:
