@@ -73,11 +73,12 @@ from qualityapi.scheduler import jobs as scheduler_jobs  # noqa: E402
 from qualityapi.scheduler.jobs import SlaScanJob  # noqa: E402
 from qualityapi.sla import repository, signals  # noqa: E402
 from qualityapi.sla.calendars import ALWAYS_OPEN  # noqa: E402
-from qualityapi.sla.clocks import ladder_of  # noqa: E402
-from qualityapi.sla.clockwork import BREACHED, next_check, stages_due  # noqa: E402
+from qualityapi.sla.clockwork import next_check, stages_due  # noqa: E402
+from qualityapi.sla.compiled import ladder as ladder_of  # noqa: E402
 from qualityapi.sla.models import SlaClock, SlaPolicy, SlaTransition  # noqa: E402
 from qualityapi.sla.policies import seed_defaults  # noqa: E402
 from qualityapi.sla.scanner import ScanResult, scan_once  # noqa: E402
+from qualityapi.sla.vocabulary import BREACHED  # noqa: E402
 from qualityapi.work_orders.models import WorkOrder  # noqa: E402
 from qualityapi.work_orders.states import OPEN_STATUSES  # noqa: E402
 
@@ -493,7 +494,7 @@ async def naive_scan(engine: AsyncEngine) -> tuple[float, int]:
     """Every open work order with its clocks into Python, each clock's state computed."""
     async with AsyncSession(engine) as session:
         policies = (await session.execute(select(SlaPolicy))).scalars().all()
-        ladders = {p.id: ladder_of(p) for p in policies}
+        ladders = {p.id: [r.after for r in ladder_of(p)] for p in policies}
     stmt = (
         select(_WO, _CLOCKS)
         .join(

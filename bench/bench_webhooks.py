@@ -70,12 +70,13 @@ from qualityapi.db.base import table_of  # noqa: E402
 from qualityapi.db.engine import make_engine  # noqa: E402
 from qualityapi.events import repository as events  # noqa: E402
 from qualityapi.events.models import OutboxMessage  # noqa: E402
-from qualityapi.sla.clocks import ladder_of  # noqa: E402
-from qualityapi.sla.clockwork import WARNED, stages_due  # noqa: E402
+from qualityapi.sla.clockwork import stages_due  # noqa: E402
+from qualityapi.sla.compiled import ladder as ladder_of  # noqa: E402
 from qualityapi.sla.models import Calendar, ClockState, SlaClock, SlaPolicy  # noqa: E402
+from qualityapi.sla.vocabulary import WARNED, WarningLevel  # noqa: E402
 from qualityapi.webhooks import signing  # noqa: E402
 from qualityapi.webhooks.sender import Sender, body_of  # noqa: E402
-from qualityapi.work_orders.models import Priority, WarningLevel, WorkOrder  # noqa: E402
+from qualityapi.work_orders.models import Priority, WorkOrder  # noqa: E402
 from qualityapi.work_orders.states import Status  # noqa: E402
 
 GOAL_NOOP_RATE = 950.0
@@ -775,7 +776,7 @@ async def measure_burst(
         calendar_id = (
             await conn.execute(select(_CALENDARS.c.id).where(_CALENDARS.c.name == "24x7"))
         ).scalar_one()
-    ladder = ladder_of(SlaPolicy(escalation=policy.escalation))
+    ladder = [r.after for r in ladder_of(SlaPolicy(escalation=policy.escalation))]
     await receiver.control(reset=True, delay=0.0)
 
     n = opts.burst

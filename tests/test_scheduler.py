@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from qualityapi.clock import FrozenClock, SystemClock
+from qualityapi.clock import FrozenClock
 from qualityapi.common.signals import commit
 from qualityapi.db.base import table_of
 from qualityapi.scheduler.jobs import JOB_ID, LOCKED_BACKOFF, SlaScanJob
@@ -39,33 +39,46 @@ async def test_scanner_job_keeps_scanning_without_being_woken(database_url: str)
 
 
 async def test_scanner_job_wakes_when_the_earliest_clock_falls_due(database_url: str) -> None:
-    # The safety interval is far away: only the date job set for the earliest next check
-    # can apply the warning in time.
-    async with started_api(
-        database_url, SystemClock(), scheduler_enabled=True, sla_safety_interval_seconds=60
-    ) as api:
+    # The safety interval is a day away: only the run set for the earliest next check can
+    # apply the warning in time. Asserted on the injected clock, never on real time.
+    clock = FrozenClock(START)
+    async with started_api(database_url, clock) as api:
         wo_id = uuid.UUID((await create_work_order(api, priority="urgent"))["id"])
-        await asyncio.sleep(0.2)  # the pass woken by the creation has run
-        due = datetime.now(UTC) + timedelta(seconds=0.5)
-        clocks = table_of(SlaClock)
-        async with api.app.state.sessionmaker() as session:
-            await session.execute(
-                update(clocks)
-                .where(clocks.c.subject_id == wo_id, clocks.c.target == "response")
-                .values(warn_at=due, next_check_at=due)
-            )
-            await commit(session)
-        CLOCK_CHANGED.notify()  # what a committed clock change does in the app
-        warned_at = None
-        for _ in range(40):
-            await asyncio.sleep(0.05)
+        job = SlaScanJob(api.app.state.sessionmaker, clock, safety_interval=86400, batch=10)
+        job._scheduler.start(paused=True)
+        try:
+            await job.run()
+            scheduled = job._scheduler.get_job(JOB_ID)
+            assert scheduled is not None
+            # urgent: respond within 1 h, yellow at 80 % = 48 min after the report.
+            assert scheduled.next_run_time == START + timedelta(minutes=48)
+
+            # A clock change committed in this process wakes the job at once.
+            due = START + timedelta(minutes=5)
+            clocks = table_of(SlaClock)
+            async with api.app.state.sessionmaker() as session:
+                await session.execute(
+                    update(clocks)
+                    .where(clocks.c.subject_id == wo_id, clocks.c.target == "response")
+                    .values(warn_at=due, next_check_at=due)
+                )
+                await commit(session)
+            CLOCK_CHANGED.subscribe(job.wake)
+            CLOCK_CHANGED.notify()
+            woken = job._scheduler.get_job(JOB_ID)
+            assert woken is not None and woken.next_run_time == clock.now()
+            await job.run()
+            rescheduled = job._scheduler.get_job(JOB_ID)
+            assert rescheduled is not None and rescheduled.next_run_time == due
+
+            clock.advance(timedelta(minutes=5))
+            await job.run()
             async with api.app.state.sessionmaker() as session:
                 warned_at = await session.scalar(select(SlaTransition.occurred_at))
-            if warned_at is not None:
-                break
-        assert warned_at is not None
-        # occurred_at is the ``now`` of the pass that applied it: the wake-up's delay.
-        assert due <= warned_at < due + timedelta(seconds=0.25)
+            # occurred_at is the ``now`` of the pass that applied it: the due instant.
+            assert warned_at == due
+        finally:
+            job.shutdown()
 
 
 async def test_clocks_locked_by_another_replica_are_retried_shortly_not_spun_on(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
@@ -15,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.auth.models import Role
 from qualityapi.events.models import OutboxMessage
-from qualityapi.sla import scanner
+from qualityapi.sla import replans, subjects
 from qualityapi.sla.models import SlaTransition
 from qualityapi.sla.scanner import RETRY_AFTER, scan_once
 from tests.conftest import Api
-from tests.helpers import act, create_work_order
+from tests.helpers import act, assert_problem, create_staff, create_work_order, work_order_body
 
 SLA_MESSAGE = OutboxMessage.type.startswith("sla.")
 
@@ -78,10 +77,29 @@ async def test_blue_yellow_red_and_the_escalation_ladder(api: Api) -> None:
         ("sla.escalated", 2),
     ]
     first = sent[0]["data"]
-    assert first["subject"] == {"type": "work_order", "id": wo["id"], "number": wo["number"]}
+    assert first["subject"] == {
+        "type": "work_order",
+        "id": wo["id"],
+        "number": wo["number"],
+        "title": wo["title"],
+    }
     assert first["target"] == "response"
     assert first["due_at"] == "2026-11-02T02:00:00Z"
-    assert sent[3]["data"]["notified"] == [{"role": "team_manager", "staff_id": None}]
+    # Nobody holds the role: the event says so and why, instead of a silent null.
+    assert sent[3]["data"]["notified"] == [
+        {
+            "role": "team_manager",
+            "staff_id": None,
+            "reason": "the work order has no team",
+            "instead_of": None,
+        },
+        {
+            "role": "team_supervisor",
+            "staff_id": None,
+            "reason": "the work order has no team",
+            "instead_of": "team_manager",
+        },
+    ]
 
     explained = await sla(api, wo["id"])
     response_clock = next(c for c in explained["clocks"] if c["target"] == "response")
@@ -136,18 +154,17 @@ async def test_a_failing_clock_never_stops_the_batch(
 ) -> None:
     orders = [await create_work_order(api, priority="urgent") for _ in range(3)]
     bad = uuid.UUID(orders[1]["id"])
-    kind = scanner.KINDS["work_order"]
+    adapter = subjects.get("work_order")
+    describe = adapter.describe_many
 
     async def failing(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
         wanted = set(ids)
         if bad in wanted:
             raise RuntimeError("this order cannot be described")
-        return await kind.describe_many(session, wanted)
+        return await describe(session, wanted)
 
     # The batched pass fails as a whole, then each clock is tried on its own.
-    monkeypatch.setitem(
-        scanner.KINDS, "work_order", dataclasses.replace(kind, describe_many=failing)
-    )
+    monkeypatch.setattr(adapter, "describe_many", failing)
     api.clock.advance(timedelta(minutes=48))  # the three response clocks warn
     sessionmaker = api.app.state.sessionmaker
     result = await scan_once(sessionmaker, api.clock.now())
@@ -253,7 +270,7 @@ async def test_board_counts_open_orders_by_level(api: Api) -> None:
     assert board["counts"]["blue"] + board["counts"]["yellow"] == 1
 
 
-async def test_policy_edit_replans_running_clocks(api: Api) -> None:
+async def test_policy_edit_replans_running_clocks_in_the_scanner(api: Api) -> None:
     wo = await create_work_order(api, priority="urgent")
     api.clock.advance(timedelta(minutes=10))
     urgent = next(
@@ -267,9 +284,201 @@ async def test_policy_edit_replans_running_clocks(api: Api) -> None:
         headers=api.auth(),
     )
     assert response.status_code == 200, response.text
-    clock = next(c for c in (await sla(api, wo["id"]))["clocks"] if c["target"] == "response")
+    # The edit commits at once; the running clocks wait for the scanner, and say so.
+    assert response.json()["replanning"] is True
+    waiting = await sla(api, wo["id"])
+    assert waiting["replanning"] is True
+    clock = next(c for c in waiting["clocks"] if c["target"] == "response")
+    assert clock["due_at"] == "2026-11-02T02:00:00Z"
+
+    result = await scan_once(api.app.state.sessionmaker, api.clock.now())
+    assert result.replanned == 2  # response and arrival
+    explained = await sla(api, wo["id"])
+    assert explained["replanning"] is False
+    clock = next(c for c in explained["clocks"] if c["target"] == "response")
     # 10 min used of the new 30 min: due 20 min after the edit, at 01:30Z.
     assert clock["due_at"] == "2026-11-02T01:30:00Z"
     order = (await api.client.get(f"/v1/work-orders/{wo['id']}", headers=api.auth())).json()
     summary = {c["target"]: c["due_at"] for c in order["sla"]}
     assert summary["response"] == "2026-11-02T01:30:00Z"
+    policy = await api.client.get(f"/v1/sla-policies/{urgent['id']}", headers=api.auth())
+    assert policy.json()["replanning"] is False
+
+
+# --- clock rules around hold, resume, re-plan and reopen (found by independent runs) -------
+
+
+def clock_of(explained: dict[str, Any], target: str) -> dict[str, Any]:
+    return next(c for c in explained["clocks"] if c["target"] == target)
+
+
+async def test_a_priority_change_during_a_hold_applies_at_the_resume(api: Api) -> None:
+    engineer = await create_staff(api)
+    wo = await create_work_order(api, priority="normal", assignee_id=engineer["id"])
+    api.clock.advance(timedelta(minutes=20))
+    assert (await act(api, wo["id"], "hold", {"reason": "customer away"})).status_code == 200
+    patched = await api.client.patch(
+        f"/v1/work-orders/{wo['id']}", json={"priority": "urgent"}, headers=api.auth(Role.agent)
+    )
+    assert patched.status_code == 200, patched.text
+    api.clock.advance(timedelta(minutes=30))
+    resumed = await act(api, wo["id"], "resume")
+    assert resumed.status_code == 200
+    explained = await sla(api, wo["id"])
+    assert explained["policy_name"] == "urgent"
+    response = clock_of(explained, "response")
+    assert response["state"] == "running"
+    # urgent: 1 h on 24x7; 20 min used before the hold -> 40 min from the resume (01:50Z).
+    assert response["due_at"] == "2026-11-02T02:30:00Z"
+    assert clock_of(explained, "resolution")["state"] == "cancelled"  # urgent has none
+    assert clock_of(explained, "arrival")["state"] == "running"
+    summary = {c["target"]: c["state"] for c in resumed.json()["sla"]}
+    assert summary == {"response": "running", "resolution": "cancelled", "arrival": "running"}
+
+
+async def test_a_yellow_clock_stays_yellow_after_a_hold_outside_working_hours(api: Api) -> None:
+    # normal: respond within 4 business hours from Monday 09:00 local: due 14:30 local
+    # (06:30Z), yellow at 80 % (13:42 local, 05:42Z).
+    engineer = await create_staff(api)
+    wo = await create_work_order(api, priority="normal", assignee_id=engineer["id"])
+    api.clock.advance(timedelta(hours=4, minutes=42))
+    assert await scan(api) == 1
+    assert await level(api, wo["id"]) == "yellow"
+    api.clock.advance(timedelta(minutes=18))  # 14:00 local: 30 working minutes left
+    await act(api, wo["id"], "hold", {"reason": "waiting for the customer"})
+    assert await level(api, wo["id"]) == "yellow"
+    api.clock.advance(timedelta(hours=5))  # 19:00 local: closed
+    resumed = await act(api, wo["id"], "resume")
+    assert resumed.json()["warning_level"] == "yellow"
+    response = clock_of(await sla(api, wo["id"]), "response")
+    assert response["warning_level"] == "yellow"
+    assert response["due_at"] == "2026-11-03T01:30:00Z"  # 30 min from Tuesday's opening
+    api.clock.advance(timedelta(hours=6))  # Tuesday 09:00 local: inside the old window
+    assert await scan(api) == 0
+    warnings = [m for m in await messages(api) if m["type"] == "sla.warning"]
+    assert len(warnings) == 1
+
+
+async def test_an_arrival_without_an_appointment_is_pending(api: Api) -> None:
+    wo = await create_work_order(api, priority="high")
+    arrival = clock_of(await sla(api, wo["id"]), "arrival")
+    assert arrival["state"] == "pending"
+    assert "appointment_end" in arrival["pending_reason"]
+    assert arrival["due_at"] is None
+    assert wo["warning_level"] == "blue"  # from the response clock only
+    # The appointment arrives: the arrival clock is due at its end.
+    patched = await api.client.patch(
+        f"/v1/work-orders/{wo['id']}",
+        json={"appointment_end": "2026-11-03T04:00:00Z"},
+        headers=api.auth(Role.agent),
+    )
+    assert patched.status_code == 200, patched.text
+    arrival = clock_of(await sla(api, wo["id"]), "arrival")
+    assert (arrival["state"], arrival["due_at"]) == ("running", "2026-11-03T04:00:00Z")
+
+
+async def test_a_reopened_urgent_order_has_a_running_response_clock(api: Api) -> None:
+    wo = await create_work_order(api, priority="urgent")
+    await act(api, wo["id"], "respond")
+    await act(api, wo["id"], "resolve", {"resolution": "reset the breaker"})
+    api.clock.advance(timedelta(hours=2))
+    reopened = await act(api, wo["id"], "reopen", {"reason": "tripped again"})
+    assert reopened.json()["warning_level"] == "blue"
+    response = clock_of(await sla(api, wo["id"]), "response")
+    assert (response["state"], response["cycle"]) == ("running", 2)
+    assert response["due_at"] == "2026-11-02T04:00:00Z"  # 1 h from the reopen
+
+
+async def test_a_met_clock_shows_the_time_it_took(api: Api) -> None:
+    wo = await create_work_order(api, priority="urgent")
+    api.clock.advance(timedelta(minutes=10))
+    await act(api, wo["id"], "respond")
+    api.clock.advance(timedelta(hours=1))
+    response = clock_of(await sla(api, wo["id"]), "response")
+    assert response["state"] == "met"
+    assert response["elapsed_seconds"] == 600.0
+    assert response["remaining_seconds"] == 3000.0
+
+
+async def test_a_policy_edit_with_no_change_leaves_an_appointment_clock_alone(api: Api) -> None:
+    wo = await create_work_order(api, priority="high", appointment_end="2026-11-03T04:00:00Z")
+    api.clock.advance(timedelta(hours=1))
+    high = next(
+        p
+        for p in (await api.client.get("/v1/sla-policies", headers=api.auth())).json()
+        if p["name"] == "high"
+    )
+    for _ in range(2):
+        edited = await api.client.patch(
+            f"/v1/sla-policies/{high['id']}", json={"rank": 20}, headers=api.auth()
+        )
+        assert edited.status_code == 200, edited.text
+        assert (await scan_once(api.app.state.sessionmaker, api.clock.now())).replanned == 2
+    arrival = clock_of(await sla(api, wo["id"]), "arrival")
+    assert arrival["elapsed_seconds"] == 3600.0
+    assert arrival["due_at"] == "2026-11-03T04:00:00Z"
+    await act(api, wo["id"], "respond")
+    await act(api, wo["id"], "hold", {"reason": "customer away"})
+    api.clock.advance(timedelta(hours=1))
+    await act(api, wo["id"], "resume")
+    assert clock_of(await sla(api, wo["id"]), "arrival")["due_at"] == "2026-11-03T04:00:00Z"
+
+
+async def test_a_breach_says_who_could_not_be_notified(api: Api) -> None:
+    manager_less = await api.client.post(
+        "/v1/teams", json={"name": "Night shift"}, headers=api.auth(Role.supervisor)
+    )
+    assert manager_less.status_code == 201, manager_less.text
+    wo = await create_work_order(api, priority="urgent", team_id=manager_less.json()["id"])
+    api.clock.advance(timedelta(hours=1))
+    await scan(api)
+    breached = next(m for m in await messages(api) if m["type"] == "sla.breached")
+    notified = {n["role"]: n for n in breached["data"]["notified"]}
+    assert notified["assignee"]["reason"] == "the work order has no assignee"
+    assert notified["team_supervisor"]["reason"] == "team 'Night shift' has no supervisor"
+    events = (
+        await api.client.get(f"/v1/work-orders/{wo['id']}/events", headers=api.auth())
+    ).json()["items"]
+    note = next(e["note"] for e in events if e["type"] == "sla_breached")
+    assert "not notified" in note and "has no supervisor" in note
+
+
+async def test_a_policy_edit_reaches_many_clocks_in_bounded_batches(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replans, "BATCH", 3)
+    orders = [await create_work_order(api, priority="urgent") for _ in range(4)]  # 8 clocks
+    urgent = next(
+        p
+        for p in (await api.client.get("/v1/sla-policies", headers=api.auth())).json()
+        if p["name"] == "urgent"
+    )
+    edited = await api.client.patch(
+        f"/v1/sla-policies/{urgent['id']}",
+        json={"targets": {"response": "PT2H", "arrival": "PT4H"}},
+        headers=api.auth(),
+    )
+    assert edited.status_code == 200, edited.text
+    sessionmaker = api.app.state.sessionmaker
+    done = [(await scan_once(sessionmaker, api.clock.now())).replanned for _ in range(4)]
+    assert done == [3, 3, 2, 0]
+    for order in orders:
+        explained = await sla(api, order["id"])
+        assert explained["replanning"] is False
+        assert clock_of(explained, "response")["due_at"] == "2026-11-02T03:00:00Z"
+
+
+async def test_an_appointment_beyond_the_horizon_is_a_clear_422(api: Api) -> None:
+    # Found: year 9999 ran 50-150 s on the event loop, then answered 500.
+    for when in ("9999-12-31T00:00:00Z", "2100-01-01T00:00:00Z"):
+        response = await api.client.post(
+            "/v1/work-orders",
+            json=work_order_body(priority="high", appointment_end=when),
+            headers=api.auth(Role.agent),
+        )
+        problem = assert_problem(response, 422)
+        assert "SLA target arrival" in problem["detail"]
+    listed = (await api.client.get("/v1/work-orders", headers=api.auth())).json()
+    assert listed["items"] == []  # nothing stored
+    near = await create_work_order(api, priority="high", appointment_end="2027-06-01T04:00:00Z")
+    assert clock_of(await sla(api, near["id"]), "arrival")["due_at"] == "2027-06-01T04:00:00Z"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
 from typing import Any
 
 from qualityapi.auth.models import Role
@@ -225,3 +227,219 @@ async def test_policy_update_and_disable(api: Api) -> None:
         ),
         403,
     )
+
+
+async def _create_calendar(api: Api, name: str, **body: Any) -> dict[str, Any]:
+    response = await api.client.post(
+        "/v1/calendars", json={"name": name, **body}, headers=api.auth()
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+FULL_DAY = [{"start": "00:00", "end": "00:00"}]
+SPLIT_DAY = [{"start": "00:00", "end": "22:00"}, {"start": "22:00", "end": "00:00"}]
+
+
+async def test_calendar_contradictions_are_rejected_by_name(api: Api) -> None:
+    def hours(**days: list[tuple[str, str]]) -> dict[str, Any]:
+        return {d: [{"start": s, "end": e} for s, e in iv] for d, iv in days.items()}
+
+    cases: list[tuple[dict[str, Any], list[str]]] = [
+        (
+            {
+                "working_hours": hours(monday=[("09:00", "17:00")]),
+                "closed_days": ["2026-12-26", "2026-12-25", "2026-12-31"],
+                "extra_working_days": ["2026-12-25", "2026-12-26", "2026-12-27"],
+            },
+            ["2026-12-25, 2026-12-26", "closed_days", "extra_working_days"],
+        ),
+        (
+            {"working_hours": hours(monday=[("09:00", "12:00"), ("11:00", "13:00")])},
+            ["monday", "09:00-12:00 overlaps 11:00-13:00"],
+        ),
+        (
+            {"working_hours": hours(friday=[("13:00", "14:00"), ("00:00", "00:00")])},
+            ["friday", "00:00-00:00 overlaps 13:00-14:00"],
+        ),
+        # Overnight into the next weekday, Sunday into Monday included.
+        (
+            {"working_hours": hours(sunday=[("22:00", "06:00")], monday=[("05:00", "07:00")])},
+            ["sunday", "22:00-06:00 runs into monday's 05:00-07:00"],
+        ),
+        (
+            {"working_hours": hours(tuesday=[("09:00", "09:00")], wednesday=[("08:00", "10:00")])},
+            ["tuesday", "09:00-09:00 runs into wednesday's 08:00-10:00"],
+        ),
+    ]
+    for extra, needles in cases:
+        response = await api.client.post(
+            "/v1/calendars", json={"name": "x", "time_zone": "UTC", **extra}, headers=api.auth()
+        )
+        detail = assert_problem(response, 422)["detail"]
+        for needle in needles:
+            assert needle in detail, (extra, detail)
+    # Intervals that only meet are fine: the day and the night shifts of a 24x7 site.
+    await _create_calendar(
+        api,
+        "meeting",
+        time_zone="UTC",
+        working_hours=hours(
+            monday=[("06:00", "22:00"), ("22:00", "06:00")], tuesday=[("06:00", "14:00")]
+        ),
+    )
+    # An edit that creates a contradiction is refused the same way.
+    business = (await _by_name(api, "/v1/calendars"))["business"]
+    response = await api.client.patch(
+        f"/v1/calendars/{business['id']}",
+        json={"closed_days": ["2026-12-28"], "extra_working_days": ["2026-12-28"]},
+        headers=api.auth(),
+    )
+    assert "2026-12-28" in assert_problem(response, 422)["detail"]
+
+
+async def _policy_on(api: Api, calendar_id: str, name: str) -> None:
+    response = await api.client.post(
+        "/v1/sla-policies",
+        json={
+            "name": name,
+            "rank": 1,
+            "match": {"priorities": [name]},
+            "calendar_id": calendar_id,
+            "targets": {"response": "PT1H", "arrival": {"working_days": 2}, "resolution": "P30D"},
+        },
+        headers=api.auth(),
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_preview_on_pathological_calendars(api: Api) -> None:
+    # Each is open (nearly) every minute; none may stall the process or answer 500.
+    calendars = {
+        "all-day-closed-past": {
+            "time_zone": "UTC",
+            "working_hours": dict.fromkeys(DAYS, FULL_DAY),
+            "closed_days": ["2020-01-01"],
+        },
+        "all-day-closed-future": {
+            "time_zone": "UTC",
+            "working_hours": dict.fromkeys(DAYS, FULL_DAY),
+            "closed_days": ["2026-11-04"],
+        },
+        "split": {"time_zone": "Asia/Shanghai", "working_hours": dict.fromkeys(DAYS, SPLIT_DAY)},
+        "split-closed": {
+            "time_zone": "Asia/Shanghai",
+            "working_hours": dict.fromkeys(DAYS, SPLIT_DAY),
+            "closed_days": ["2026-11-04"],
+        },
+    }
+    for name, body in calendars.items():
+        cal = await _create_calendar(api, name, **body)
+        await _policy_on(api, cal["id"], name)
+    start = "2026-11-02T01:00:00Z"
+    # 80% of 1 h is 48 min; 80% of 30 days is 24 days. Two working days after Monday
+    # Nov 2 are Tue 3 and Wed 4, or Thu 5 when Wed 4 is closed; warned at 80% of the
+    # working time up to then (71 h either way -> 56 h 48 min).
+    open_every_day = {
+        "response": ("2026-11-02T02:00:00Z", "2026-11-02T01:48:00Z"),
+        "arrival": ("2026-11-05T00:00:00Z", "2026-11-04T09:48:00Z"),
+        "resolution": ("2026-12-02T01:00:00Z", "2026-11-26T01:00:00Z"),
+    }
+    assert _deadlines(await _preview(api, priority="all-day-closed-past", start=start)) == (
+        open_every_day
+    )
+    closed_future = {
+        "response": ("2026-11-02T02:00:00Z", "2026-11-02T01:48:00Z"),
+        "arrival": ("2026-11-06T00:00:00Z", "2026-11-05T09:48:00Z"),
+        "resolution": ("2026-12-03T01:00:00Z", "2026-11-27T01:00:00Z"),
+    }
+    assert _deadlines(await _preview(api, priority="all-day-closed-future", start=start)) == (
+        closed_future
+    )
+    # Shanghai days end at 16:00Z; Nov 4 local is Nov 3 16:00Z to Nov 4 16:00Z.
+    split = _deadlines(await _preview(api, priority="split", start=start))
+    assert split["response"] == open_every_day["response"]
+    assert split["arrival"][0] == "2026-11-04T16:00:00Z"
+    assert split["resolution"] == open_every_day["resolution"]
+    split_closed = _deadlines(await _preview(api, priority="split-closed", start=start))
+    assert split_closed["arrival"][0] == "2026-11-05T16:00:00Z"
+    assert split_closed["resolution"] == closed_future["resolution"]
+
+
+async def test_preview_answers_422_when_no_deadline_exists(api: Api) -> None:
+    # One hour on Mondays, but every Monday closed for the next 19 years.
+    mondays = [f"{date(2026, 11, 2) + timedelta(weeks=w)}" for w in range(1000)]
+    cal = await _create_calendar(
+        api,
+        "sparse",
+        time_zone="UTC",
+        working_hours={"monday": [{"start": "09:00", "end": "10:00"}]},
+        closed_days=mondays,
+    )
+    await _policy_on(api, cal["id"], "sparse")
+    response = await api.client.post(
+        "/v1/sla-policies/preview",
+        json={"priority": "sparse", "start": "2026-11-02T01:00:00Z"},
+        headers=api.auth(Role.viewer),
+    )
+    detail = assert_problem(response, 422)["detail"]
+    # Every target fails alike; which one is named first follows the stored target order,
+    # which PostgreSQL's JSONB does not keep.
+    assert re.match(r"targets\.(response|arrival|resolution) on calendar 'sparse': ", detail)
+    assert "no working time within 1098 days after 2026-11-02" in detail
+
+
+async def test_preview_far_in_time(api: Api) -> None:
+    for body, needle in [
+        (
+            {"priority": "urgent", "start": "9999-12-31T23:30:00Z"},
+            "on calendar '24x7': deadline lies beyond the end of year 9999",
+        ),
+        (
+            {"priority": "normal", "start": "9999-12-31T12:00:00Z"},
+            "end of year 9999",
+        ),
+        (
+            {
+                "priority": "high",
+                "start": "2026-11-02T01:00:00Z",
+                "appointment_end": "9999-12-31T00:00:00Z",
+            },
+            "targets.arrival on calendar 'business': working time is counted over at most 1098",
+        ),
+    ]:
+        response = await api.client.post(
+            "/v1/sla-policies/preview", json=body, headers=api.auth(Role.viewer)
+        )
+        assert needle in assert_problem(response, 422)["detail"], body
+    # Far but representable: Monday 4 Jan 2100 11:00 Shanghai + 4 h across lunch.
+    normal = await _preview(api, priority="normal", start="2100-01-04T03:00:00Z")
+    assert _deadlines(normal)["response"][0] == "2100-01-04T08:30:00Z"
+    assert _deadlines(normal)["resolution"][0] == "2100-01-05T03:00:00Z"
+    year_one = await _preview(api, priority="urgent", start="0001-01-01T00:00:00Z")
+    assert _deadlines(year_one)["response"] == ("0001-01-01T01:00:00Z", "0001-01-01T00:48:00Z")
+
+
+async def test_policy_durations_are_bounded(api: Api) -> None:
+    cal_id = (await _by_name(api, "/v1/calendars"))["24x7"]["id"]
+    base = {"name": "long", "calendar_id": cal_id, "targets": {"response": "PT1H"}}
+    for extra, needle in [
+        ({"targets": {"response": "P367D"}}, "duration must be at most 366 days"),
+        ({"warning": {"lead": "P400D"}}, "lead must be at most 366 days"),
+        (
+            {"escalation": [{"level": 1, "after": "P1000D", "notify": [{"role": "assignee"}]}]},
+            "after must be at most 366 days",
+        ),
+        ({"targets": {"response": "P99999999999D"}}, "duration"),
+    ]:
+        response = await api.client.post(
+            "/v1/sla-policies", json={**base, **extra}, headers=api.auth()
+        )
+        assert_problem(response, 422)
+        assert needle in response.text, extra
+    ok = await api.client.post(
+        "/v1/sla-policies", json={**base, "targets": {"response": "P366D"}}, headers=api.auth()
+    )
+    assert ok.status_code == 201, ok.text

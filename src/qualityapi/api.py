@@ -7,7 +7,6 @@ from fastapi import APIRouter, FastAPI
 from qualityapi.audit.router import router as audit_router
 from qualityapi.auth.router import router as keys_router
 from qualityapi.errors import problem_responses
-from qualityapi.reports.router import router as board_router
 from qualityapi.sla.router import router as sla_router
 from qualityapi.staff.router import router as staff_router
 from qualityapi.webhooks.router import router as webhooks_router
@@ -21,7 +20,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     work_order_actions_router,
     templates_router,
     sla_router,
-    board_router,
     staff_router,
     webhooks_router,
     webhook_types_router,

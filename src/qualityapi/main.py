@@ -26,11 +26,11 @@ from qualityapi.health.router import router as health_router
 from qualityapi.logs import configure_logging
 from qualityapi.middleware import InputGuard, RequestContext
 from qualityapi.scheduler.jobs import SlaScanJob
-from qualityapi.sla.work_orders import WorkOrderClocks
+from qualityapi.sla import subjects
 from qualityapi.webhooks.dispatcher import Dispatcher
 from qualityapi.webhooks.openapi import document_webhooks
 from qualityapi.webhooks.sender import Sender
-from qualityapi.work_orders import hooks as work_order_hooks
+from qualityapi.work_orders.sla import ADAPTER as WORK_ORDERS
 
 DESCRIPTION = """
 Service-quality management: work orders with priority tiers and SLA deadlines, the
@@ -84,8 +84,8 @@ def _document_roles(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     clock = clock or SystemClock()
-    # Clocks follow work orders through this hook (the SLA engine depends on work orders).
-    work_order_hooks.register(WorkOrderClocks())
+    # The composition root: every kind of subject with clocks registers its adapter here.
+    subjects.register(WORK_ORDERS)
     configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager

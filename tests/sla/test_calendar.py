@@ -9,6 +9,7 @@ Europe/Berlin springs forward on Mar 29 (02:00 CET -> 03:00 CEST) and falls back
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,10 +20,14 @@ import pytest
 
 from qualityapi.sla import calendar as calendar_module
 from qualityapi.sla.calendar import (
+    HORIZON_DAYS,
+    BudgetExceeded,
     BusinessCalendar,
+    CalendarHorizonError,
     WorkingInterval,
     add_working_days,
     add_working_time,
+    day_budget,
     is_working_instant,
     next_working_instant,
     working_seconds_between,
@@ -407,6 +412,23 @@ def test_next_working_instant(cal: BusinessCalendar, t: datetime, expected: date
 
 
 CLOSED: tuple[WorkingInterval, ...] = ()
+# Monday differs from Tuesday-Friday, so which weekday an extra day borrows from shows.
+MONDAY = (WorkingInterval(time(8), time(12)),)
+MIXED_WEEK = {0: MONDAY, **dict.fromkeys(range(1, 5), OFFICE)}
+MIXED = BusinessCalendar(
+    tz="Asia/Shanghai",
+    week=MIXED_WEEK,
+    holiday_country="CN",
+    # Oct 1 is National Day (a Thursday); Jun 13 is a Saturday.
+    extra_working_days=frozenset({date(2026, 10, 1), date(2026, 6, 13)}),
+)
+MIXED_SHORT_EXTRA = BusinessCalendar(
+    tz="Asia/Shanghai",
+    week=MIXED_WEEK,
+    holiday_country="CN",
+    extra_working_days=frozenset({date(2026, 10, 1)}),
+    extra_working_day_intervals=SHORT_EXTRA,
+)
 
 
 @pytest.mark.parametrize(
@@ -421,6 +443,17 @@ CLOSED: tuple[WorkingInterval, ...] = ()
         pytest.param(CHINA, date(2026, 10, 11), CLOSED, id="plain-sunday"),
         pytest.param(
             CHINA_SHORT_EXTRA, date(2026, 9, 20), SHORT_EXTRA, id="substituted-uses-extra-intervals"
+        ),
+        # An extra or substituted day keeps its own weekday's hours when it has any...
+        pytest.param(MIXED, date(2026, 10, 1), OFFICE, id="extra-thursday-keeps-thursday-hours"),
+        pytest.param(
+            MIXED_SHORT_EXTRA, date(2026, 10, 1), OFFICE, id="own-weekday-beats-extra-intervals"
+        ),
+        # ...and only a weekday without hours borrows: the first weekday with any (Monday).
+        pytest.param(MIXED, date(2026, 6, 13), MONDAY, id="extra-saturday-gets-mondays-hours"),
+        pytest.param(MIXED, date(2026, 10, 10), MONDAY, id="substituted-saturday-mondays-hours"),
+        pytest.param(
+            MIXED_SHORT_EXTRA, date(2026, 10, 10), SHORT_EXTRA, id="saturday-uses-extra-intervals"
         ),
     ],
 )
@@ -441,6 +474,22 @@ def test_public_holiday_beats_substituted_working_day(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(calendar_module, "_public_days", both)
     assert CHINA.intervals_on(saturday) == ()
+
+
+def test_substituted_day_on_a_weekday_with_hours_keeps_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Real CN data only moves work to weekends; a library reporting a Tuesday must not
+    # shorten that Tuesday to the borrowed hours.
+    tuesday = date(2026, 6, 9)
+
+    def worked(
+        country: str, subdiv: str | None, year: int
+    ) -> tuple[frozenset[date], frozenset[date]]:
+        return frozenset(), frozenset({tuesday})
+
+    monkeypatch.setattr(calendar_module, "_public_days", worked)
+    assert MIXED_SHORT_EXTRA.intervals_on(tuesday) == OFFICE
 
 
 @pytest.mark.parametrize(
@@ -552,7 +601,10 @@ def test_invalid_or_exhausted_raises(call: Callable[[], object]) -> None:
 
 
 def test_between_terminates_on_calendar_without_working_time() -> None:
-    assert working_seconds_between(PAST_ONLY, utc(1, 1), datetime(2030, 1, 1, tzinfo=UTC)) == 0.0
+    # Within the horizon the count is simply zero; a longer range is refused, not walked.
+    assert working_seconds_between(PAST_ONLY, utc(1, 1), datetime(2028, 12, 31, tzinfo=UTC)) == 0.0
+    with pytest.raises(CalendarHorizonError, match="at most 1098 days"):
+        working_seconds_between(PAST_ONLY, utc(1, 1), datetime(2030, 1, 1, tzinfo=UTC))
 
 
 def test_calendar_is_a_value() -> None:
@@ -562,3 +614,469 @@ def test_calendar_is_a_value() -> None:
     assert cal == CHINA
     assert hash(cal) == hash(CHINA)
     assert cal.intervals_on(date(2026, 6, 13)) == ()
+
+
+# --- pathological calendars, the horizon and the work budget ---------------------------------
+
+FULL_DAY = (WorkingInterval(time(0), time(0)),)
+SPLIT_DAY = (WorkingInterval(time(0), time(22)), WorkingInterval(time(22), time(0)))
+# Open every minute, but the one closed day hides that from the O(1) shortcut: every
+# search walks, and used to merge spans until the date overflowed.
+ALL_DAY_CLOSED_PAST = BusinessCalendar(
+    tz="UTC", week=dict.fromkeys(range(7), FULL_DAY), closed_days=frozenset({date(2020, 1, 1)})
+)
+ALL_DAY_CLOSED_FUTURE = BusinessCalendar(
+    tz="UTC", week=dict.fromkeys(range(7), FULL_DAY), closed_days=frozenset({date(2026, 11, 4)})
+)
+# Split intervals that tile the day are open around the clock too (the shortcut applies).
+SPLIT = BusinessCalendar(tz="Asia/Shanghai", week=dict.fromkeys(range(7), SPLIT_DAY))
+SPLIT_CLOSED = BusinessCalendar(
+    tz="Asia/Shanghai",
+    week=dict.fromkeys(range(7), SPLIT_DAY),
+    closed_days=frozenset({date(2020, 1, 1)}),
+)
+NY_ALL_DAY_CLOSED = BusinessCalendar(
+    tz="America/New_York",
+    week=dict.fromkeys(range(7), FULL_DAY),
+    closed_days=frozenset({date(2020, 1, 1)}),
+)
+# One hour on each New Year's Day, 2027 to 2035.
+ONE_HOUR_A_YEAR = BusinessCalendar(
+    tz="UTC",
+    week={},
+    extra_working_days=frozenset(date(y, 1, 1) for y in range(2027, 2036)),
+    extra_working_day_intervals=(WorkingInterval(time(9), time(10)),),
+)
+OFFICE_UTC = BusinessCalendar(tz="UTC", week=OFFICE_WEEK)
+# The extreme offsets: the UTC instant of a local midnight is a whole day off the date.
+KIRITIMATI = BusinessCalendar(
+    tz="Pacific/Kiritimati", week=dict.fromkeys(range(7), (WorkingInterval(time(22), time(6)),))
+)
+GMT_MINUS_12 = BusinessCalendar(tz="Etc/GMT+12", week=OFFICE_WEEK)
+
+D = timedelta(days=1)
+JUN_1 = utc(6, 1)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def y(year: int, month: int = 1, day: int = 1, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+HORIZON = CalendarHorizonError
+PATHOLOGICAL: list[Any] = [
+    pytest.param(
+        lambda: add_working_time(ALL_DAY_CLOSED_PAST, utc(11, 2, 1), H),
+        utc(11, 2, 2),
+        id="all-day-closed-past-1h",
+    ),
+    pytest.param(
+        lambda: add_working_time(ALL_DAY_CLOSED_PAST, utc(11, 2, 1), 400 * D),
+        datetime(2027, 12, 7, 1, tzinfo=UTC),
+        id="all-day-closed-past-400-days",
+    ),
+    # Nov 3 12:00 + 12 h = Nov 4 00:00, closed all day, then 12 h of Nov 5.
+    pytest.param(
+        lambda: add_working_time(ALL_DAY_CLOSED_FUTURE, utc(11, 3, 12), 24 * H),
+        utc(11, 5, 12),
+        id="all-day-closed-future-skips-the-day",
+    ),
+    pytest.param(
+        lambda: add_working_time(ALL_DAY_CLOSED_FUTURE, utc(11, 2, 1), 400 * D),
+        datetime(2027, 12, 8, 1, tzinfo=UTC),
+        id="all-day-closed-future-400-days",
+    ),
+    pytest.param(
+        lambda: add_working_time(ALL_DAY_CLOSED_FUTURE, utc(11, 2, 1), 1200 * D),
+        HORIZON("deadline lies more than 1098 days after 2026-11-02"),
+        id="all-day-beyond-horizon",
+    ),
+    pytest.param(
+        lambda: working_seconds_between(ALL_DAY_CLOSED_FUTURE, utc(11, 1), utc(11, 1) + 1000 * D),
+        999 * 86400.0,
+        id="all-day-between-1000-days",
+    ),
+    pytest.param(
+        lambda: working_seconds_between(ALL_DAY_CLOSED_FUTURE, utc(11, 1), utc(11, 1) + 1200 * D),
+        HORIZON("at most 1098 days"),
+        id="all-day-between-beyond-horizon",
+    ),
+    pytest.param(
+        lambda: add_working_days(ALL_DAY_CLOSED_FUTURE, utc(11, 3, 12), 1), utc(11, 6), id="wd"
+    ),
+    # Mon 21:30 + 1 h runs on from 00:00-22:00 into 22:00-00:00 without a break.
+    pytest.param(
+        lambda: add_working_time(SPLIT_CLOSED, sh(6, 8, 21, 30), H),
+        sh(6, 8, 22, 30),
+        id="split-closed-over-22:00",
+    ),
+    pytest.param(
+        lambda: add_working_time(SPLIT_CLOSED, sh(6, 8, 21, 30), 300 * D),
+        sh(6, 8, 21, 30) + 300 * D,
+        id="split-closed-300-days",
+    ),
+    pytest.param(
+        lambda: add_working_time(SPLIT, sh(6, 8, 21, 30), 5000 * D),
+        sh(6, 8, 21, 30) + 5000 * D,
+        id="split-shortcut-has-no-horizon",
+    ),
+    # 1 h in each of 2027, 2028 and 2029, on Jan 1 from 09:00.
+    pytest.param(
+        lambda: next_working_instant(ONE_HOUR_A_YEAR, JUN_1),
+        y(2027, 1, 1, 9),
+        id="one-hour-a-year-next",
+    ),
+    pytest.param(
+        lambda: add_working_time(ONE_HOUR_A_YEAR, JUN_1, 3 * H),
+        y(2029, 1, 1, 10),
+        id="one-hour-a-year-3h-in-945-days",
+    ),
+    pytest.param(
+        lambda: add_working_time(ONE_HOUR_A_YEAR, JUN_1, 4 * H),
+        HORIZON("deadline lies more than 1098 days after 2026-06-01"),
+        id="one-hour-a-year-4h-in-1310-days",
+    ),
+    pytest.param(
+        lambda: add_working_days(ONE_HOUR_A_YEAR, JUN_1, 3),
+        y(2029, 1, 1, 10),
+        id="one-hour-a-year-3-days",
+    ),
+    pytest.param(
+        lambda: add_working_days(ONE_HOUR_A_YEAR, JUN_1, 4),
+        HORIZON("working day 4 lies more than 1098 days after 2026-06-01"),
+        id="one-hour-a-year-4-days",
+    ),
+    pytest.param(
+        lambda: working_seconds_between(ONE_HOUR_A_YEAR, JUN_1, y(2029, 6, 1)),
+        3 * 3600.0,
+        id="one-hour-a-year-between",
+    ),
+    pytest.param(
+        lambda: next_working_instant(ONE_HOUR_A_YEAR, y(2036)),
+        HORIZON("no working time within 1098 days after 2036-01-01"),
+        id="one-hour-a-year-runs-dry",
+    ),
+    # Year 1: Jan 1 is a Monday.
+    pytest.param(
+        lambda: add_working_time(OFFICE_UTC, EARLIEST, H), y(1, 1, 1, 10), id="year-1-office"
+    ),
+    pytest.param(
+        lambda: add_working_time(ALL_DAY_CLOSED_PAST, EARLIEST, H),
+        y(1, 1, 1, 1),
+        id="year-1-all-day",
+    ),
+    pytest.param(
+        lambda: working_seconds_between(OFFICE_UTC, EARLIEST, y(1, 1, 8)),
+        5 * 7.5 * 3600,
+        id="year-1-between-a-week",
+    ),
+    # New York's first local midnight (LMT, -4:56:02) is 04:56:02Z: before it lies no date.
+    pytest.param(
+        lambda: is_working_instant(NY_ALL_DAY_CLOSED, EARLIEST), False, id="year-1-ny-before-date"
+    ),
+    pytest.param(
+        lambda: is_working_instant(NY_ALL_DAY_CLOSED, y(1, 1, 1, 5)), True, id="year-1-ny"
+    ),
+    pytest.param(
+        lambda: add_working_time(NY_ALL_DAY_CLOSED, EARLIEST, H),
+        datetime(1, 1, 1, 5, 56, 2, tzinfo=UTC),
+        id="year-1-ny-first-hour",
+    ),
+    pytest.param(
+        lambda: add_working_time(ALWAYS, EARLIEST, H), y(1, 1, 1, 1), id="year-1-shortcut"
+    ),
+    # 2100: Jan 4 is a Monday and no CN holiday.
+    pytest.param(
+        lambda: add_working_time(CHINA, y(2100, 1, 4, 1), 2 * H),
+        y(2100, 1, 4, 3),
+        id="year-2100-china",
+    ),
+    pytest.param(
+        lambda: add_working_time(ALL_DAY_CLOSED_PAST, y(2100, 1, 4, 1), 30 * D),
+        y(2100, 2, 3, 1),
+        id="year-2100-all-day-30-days",
+    ),
+    # 9999: Dec 30 is a Thursday, Dec 31 a Friday.
+    pytest.param(
+        lambda: add_working_time(ALL_DAY_CLOSED_PAST, y(9999, 12, 30), H),
+        y(9999, 12, 30, 1),
+        id="year-9999-representable",
+    ),
+    pytest.param(
+        lambda: add_working_time(OFFICE_UTC, y(9999, 12, 31, 17), H),
+        y(9999, 12, 31, 18),
+        id="year-9999-last-hour-of-office",
+    ),
+    pytest.param(
+        lambda: add_working_time(OFFICE_UTC, y(9999, 12, 31, 17), 2 * H),
+        HORIZON("deadline lies beyond the end of year 9999"),
+        id="year-9999-past-the-end",
+    ),
+    pytest.param(
+        lambda: add_working_time(ALWAYS, y(9999, 12, 31, 23), 2 * H),
+        HORIZON("beyond the end of year 9999"),
+        id="year-9999-shortcut",
+    ),
+    pytest.param(
+        lambda: add_working_days(OFFICE_UTC, y(9999, 12, 31, 12), 1),
+        HORIZON("no working time from 9999-12-31 to the end of year 9999"),
+        id="year-9999-no-next-day",
+    ),
+    pytest.param(
+        lambda: working_seconds_between(OFFICE_UTC, y(9999, 12, 27), LATEST),
+        5 * 7.5 * 3600,
+        id="year-9999-last-week",
+    ),
+    pytest.param(
+        lambda: working_seconds_between(OFFICE_UTC, y(2026), y(9999)),
+        HORIZON("at most 1098 days"),
+        id="appointment-in-year-9999",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "expected"), PATHOLOGICAL)
+def test_pathological_calendars_and_instants(call: Callable[[], object], expected: object) -> None:
+    if isinstance(expected, CalendarHorizonError):
+        with pytest.raises(CalendarHorizonError, match=str(expected)):
+            call()
+    else:
+        assert call() == expected
+
+
+EDGE_CALENDARS = [
+    ALWAYS,
+    NY_ALWAYS,
+    CHINA,
+    NIGHT,
+    NY_NIGHT,
+    BERLIN_GAP,
+    ALL_DAY_CLOSED_PAST,
+    NY_ALL_DAY_CLOSED,
+    SPLIT,
+    SPLIT_CLOSED,
+    ONE_HOUR_A_YEAR,
+    KIRITIMATI,
+    GMT_MINUS_12,
+]
+EDGE_INSTANTS = [
+    EARLIEST,
+    y(1, 1, 1, 12),
+    y(2100, 3, 1),
+    y(9999, 12, 29),
+    y(9999, 12, 31, 23),
+    LATEST,
+]
+
+
+@pytest.mark.parametrize("t", EDGE_INSTANTS, ids=lambda t: t.isoformat())
+@pytest.mark.parametrize("cal", EDGE_CALENDARS, ids=lambda c: c.tz)
+def test_no_overflow_error_escapes(cal: BusinessCalendar, t: datetime) -> None:
+    # Every answer is an answer or a CalendarHorizonError, never an OverflowError (a 500).
+    later = t + min(D, LATEST - t)
+    earlier = t - min(D, t - EARLIEST)
+    calls: list[Callable[[], object]] = [
+        lambda: add_working_time(cal, t, timedelta(0)),
+        lambda: add_working_time(cal, t, H),
+        lambda: add_working_time(cal, t, 300 * D),
+        lambda: add_working_days(cal, t, 1),
+        lambda: add_working_days(cal, t, 365),
+        lambda: next_working_instant(cal, t),
+        lambda: is_working_instant(cal, t),
+        lambda: working_seconds_between(cal, t, later),
+        lambda: working_seconds_between(cal, earlier, t),
+        lambda: working_seconds_between(cal, EARLIEST, LATEST),
+    ]
+    for call in calls:
+        try:
+            result = call()
+        except CalendarHorizonError:
+            continue
+        if isinstance(result, datetime):
+            assert result >= t
+
+
+@pytest.mark.parametrize(
+    ("duration", "expected"),
+    [
+        pytest.param(H, y(9999, 12, 31, 9), id="1h"),
+        pytest.param(15 * H, y(9999, 12, 31, 23), id="15h"),
+        pytest.param(16 * H, None, id="16h-past-the-end"),
+    ],
+)
+def test_results_stay_exact_next_to_the_ends_of_time(
+    duration: timedelta, expected: datetime | None
+) -> None:
+    # Kiritimati is UTC+14: the shift from 22:00 on Dec 31 of year 9999 (08:00Z) ends in
+    # year 10000, yet its hours up to the end of datetime's range still count.
+    start = datetime(9999, 12, 31, 8, tzinfo=ZoneInfo("Pacific/Kiritimati"))
+    if expected is None:
+        with pytest.raises(CalendarHorizonError, match="end of year 9999"):
+            add_working_time(KIRITIMATI, start, duration)
+    else:
+        assert add_working_time(KIRITIMATI, start, duration) == expected
+
+
+@pytest.mark.parametrize(
+    ("cal", "works_around_the_clock"),
+    [
+        pytest.param(ALWAYS, True, id="00:00-00:00"),
+        pytest.param(SPLIT, True, id="00:00-22:00+22:00-00:00"),
+        pytest.param(
+            BusinessCalendar(
+                tz="Europe/Berlin",
+                week=dict.fromkeys(range(7), (WorkingInterval(time(22), time(22)),)),
+            ),
+            True,
+            id="24h-from-22:00-each-day",
+        ),
+        pytest.param(
+            BusinessCalendar(
+                tz="UTC",
+                week={
+                    **dict.fromkeys(range(7), FULL_DAY),
+                    0: (WorkingInterval(time(6), time(6)),),
+                    1: (WorkingInterval(time(12), time(12)),),
+                },
+            ),
+            False,
+            id="tuesday-06:00-12:00-uncovered",
+        ),
+        pytest.param(
+            BusinessCalendar(
+                tz="UTC",
+                week=dict.fromkeys(
+                    range(7),
+                    (WorkingInterval(time(0), time(12)), WorkingInterval(time(11), time(0))),
+                ),
+            ),
+            False,
+            id="overlap-left-to-the-walk",
+        ),
+        pytest.param(
+            BusinessCalendar(tz="UTC", week=dict.fromkeys(range(6), FULL_DAY)), False, id="6-days"
+        ),
+        pytest.param(ALL_DAY_CLOSED_PAST, False, id="closed-day"),
+        pytest.param(
+            BusinessCalendar(
+                tz="Asia/Shanghai", week=dict.fromkeys(range(7), FULL_DAY), holiday_country="CN"
+            ),
+            False,
+            id="public-holidays",
+        ),
+    ],
+)
+def test_around_the_clock_calendars_walk_nothing(
+    cal: BusinessCalendar, works_around_the_clock: bool
+) -> None:
+    start = utc(6, 8, 10)
+    if works_around_the_clock:
+        with day_budget(0):
+            assert add_working_time(cal, start, 48 * H) == start + 48 * H
+            assert working_seconds_between(cal, start, start + 48 * H) == 48 * 3600.0
+            assert next_working_instant(cal, start) == start
+    else:
+        with day_budget(0), pytest.raises(BudgetExceeded):
+            add_working_time(cal, start, 48 * H)
+
+
+# Dec 22 09:30 (a Tuesday) to the next working time, Jan 1 2027 09:00, walks Dec 21
+# (for an overnight interval) to Jan 1: 12 local days.
+def _next_new_year() -> object:
+    return next_working_instant(ONE_HOUR_A_YEAR, utc(12, 22, 9, 30))
+
+
+@pytest.mark.parametrize(
+    ("budget", "call", "fits"),
+    [
+        pytest.param(12, _next_new_year, True, id="12-days-fit-12"),
+        pytest.param(11, _next_new_year, False, id="12-days-exceed-11"),
+        pytest.param(None, _next_new_year, True, id="no-budget"),
+        # One span a day, so the walk is linear: 1 h takes yesterday and today...
+        pytest.param(
+            2, lambda: add_working_time(ALL_DAY_CLOSED_PAST, utc(6, 8, 10), H), True, id="1h-2-days"
+        ),
+        # ...and 30 days take 32 (yesterday, today and 30 more).
+        pytest.param(
+            32,
+            lambda: add_working_time(ALL_DAY_CLOSED_PAST, utc(6, 8, 10), 30 * D),
+            True,
+            id="30d-in-32-days",
+        ),
+        pytest.param(
+            31,
+            lambda: add_working_time(ALL_DAY_CLOSED_PAST, utc(6, 8, 10), 30 * D),
+            False,
+            id="30d-not-in-31-days",
+        ),
+        # A count whose range the budget cannot cover fails before walking.
+        pytest.param(
+            5, lambda: working_seconds_between(CHINA, sh(6, 8), sh(6, 18)), False, id="between"
+        ),
+        # Jun 9 to 17: seven working days and a weekend, nine days in all.
+        pytest.param(
+            9, lambda: add_working_days(CHINA, sh(6, 8, 10), 7), True, id="7-working-days-in-9"
+        ),
+        pytest.param(8, lambda: add_working_days(CHINA, sh(6, 8, 10), 7), False, id="not-in-8"),
+    ],
+)
+def test_day_budget(budget: int | None, call: Callable[[], object], fits: bool) -> None:
+    with day_budget(budget):
+        if fits:
+            call()
+        else:
+            with pytest.raises(BudgetExceeded):
+                call()
+
+
+def test_day_budget_is_shared_by_calls_and_restored_after() -> None:
+    with day_budget(20):
+        _next_new_year()  # 12 days
+        with pytest.raises(BudgetExceeded):
+            _next_new_year()  # 12 more
+        with day_budget(None):
+            _next_new_year()
+    _next_new_year()  # no budget outside the block
+    # Code that turns a bad input (ValueError) into a 422 must never swallow it.
+    assert not issubclass(BudgetExceeded, ValueError)
+    assert issubclass(CalendarHorizonError, ValueError)
+
+
+def test_horizon_is_about_three_years() -> None:
+    assert 3 * 365 <= HORIZON_DAYS <= 3 * 366
+
+
+WALKING = [ALL_DAY_CLOSED_PAST, ALL_DAY_CLOSED_FUTURE, SPLIT_CLOSED, NY_ALL_DAY_CLOSED, PAST_ONLY]
+
+
+@pytest.mark.parametrize("cal", WALKING, ids=lambda c: f"{c.tz}-{sorted(c.closed_days)[:1]}")
+def test_every_walk_stops_at_the_horizon(cal: BusinessCalendar) -> None:
+    # The most any one call may walk: the day before the start, the start's, the horizon.
+    start = utc(11, 2, 1)
+    calls: list[Callable[[], object]] = [
+        lambda: add_working_time(cal, start, 2000 * D),
+        lambda: add_working_days(cal, start, 2000),
+        lambda: next_working_instant(cal, start),
+        lambda: working_seconds_between(cal, start, start + HORIZON_DAYS * D),
+        lambda: working_seconds_between(cal, start, start + 2000 * D),
+    ]
+    for call in calls:
+        with day_budget(HORIZON_DAYS + 2), contextlib.suppress(CalendarHorizonError):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("cal", "start", "duration"),
+    [
+        pytest.param(ALL_DAY_CLOSED_FUTURE, utc(11, 3, 7), 50 * H, id="over-the-closed-day"),
+        pytest.param(SPLIT_CLOSED, sh(6, 8, 21, 59), 3 * D + 7 * M, id="split-many-days"),
+        pytest.param(NY_ALL_DAY_CLOSED, datetime(2026, 11, 1, tzinfo=NY), 30 * H, id="ny-fall"),
+        pytest.param(ONE_HOUR_A_YEAR, JUN_1, 150 * M, id="one-hour-a-year"),
+    ],
+)
+def test_round_trip_on_pathological_calendars(
+    cal: BusinessCalendar, start: datetime, duration: timedelta
+) -> None:
+    due = add_working_time(cal, start, duration)
+    assert working_seconds_between(cal, start, due) == duration.total_seconds()

@@ -5,7 +5,7 @@ from qualityapi.auth.models import ApiKey
 from qualityapi.common.idempotency import IdempotencyRecord
 from qualityapi.db.base import Base
 from qualityapi.events.models import OutboxMessage
-from qualityapi.sla.models import Calendar, SlaClock, SlaPolicy, SlaTransition
+from qualityapi.sla.models import Calendar, SlaClock, SlaPolicy, SlaReplan, SlaTransition
 from qualityapi.staff.models import Staff, Team
 from qualityapi.timeline.models import TimelineEvent
 from qualityapi.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -28,6 +28,7 @@ __all__ = [
     "OutboxMessage",
     "SlaClock",
     "SlaPolicy",
+    "SlaReplan",
     "SlaTransition",
     "Staff",
     "Team",

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.common.jsonable import jsonable
 from qualityapi.db.base import table_of
-from qualityapi.events import signals
+from qualityapi.events import reactions, signals
 from qualityapi.events.models import OutboxMessage
 
 _INSERT = insert(table_of(OutboxMessage))
@@ -40,4 +40,6 @@ async def emit_many(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> in
         return 0
     await session.execute(_INSERT, values)
     signals.MESSAGE_WRITTEN.after_commit(session)
+    # Other domains' reactions run in this same transaction (events.reactions).
+    await reactions.react(session, values)
     return len(values)

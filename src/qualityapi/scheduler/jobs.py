@@ -7,7 +7,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualityapi.clock import Clock
-from qualityapi.sla import repository, signals
+from qualityapi.sla import replans, repository, signals
 from qualityapi.sla.scanner import scan_once
 
 log = structlog.get_logger("qualityapi.scheduler")
@@ -91,7 +91,9 @@ class SlaScanJob:
                         transitions=result.transitions,
                         failed=result.failed,
                     )
-                if result.claimed < self._batch and not self._pending:
+                # A full batch of due clocks or of re-plans: more may be waiting.
+                more = result.claimed >= self._batch or result.replanned >= replans.BATCH
+                if not more and not self._pending:
                     break
             async with self._sessionmaker() as session:
                 earliest = await repository.earliest_check(session)

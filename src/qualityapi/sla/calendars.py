@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Mapping
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,6 +113,8 @@ def _columns(data: CalendarCreate) -> dict[str, Any]:
 
 
 def _validate(columns: Mapping[str, Any]) -> None:
+    _check_days(columns["closed_days"], columns["extra_working_days"])
+    _check_intervals(columns["working_hours"])
     try:
         _pure(
             columns["time_zone"],
@@ -121,8 +124,49 @@ def _validate(columns: Mapping[str, Any]) -> None:
             columns["closed_days"],
             columns["extra_working_days"],
         )
-    except ValueError as exc:
+    except ValueError as exc:  # CalendarHorizonError included: both are about the input
         raise Unprocessable(f"calendar: {exc}") from exc
+
+
+def _check_days(closed_days: list[Any], extra_working_days: list[Any]) -> None:
+    # The pure calendar lets closed win; from a client, a date in both lists is a typo or a
+    # misunderstanding, and silently closing it would hide that.
+    both = sorted({_date(d) for d in closed_days} & {_date(d) for d in extra_working_days})
+    if both:
+        listed = ", ".join(d.isoformat() for d in both)
+        raise Unprocessable(
+            f"calendar: {listed} listed both in closed_days and in extra_working_days; "
+            "a date is either closed or an extra working day"
+        )
+
+
+def _check_intervals(working_hours: Mapping[str, Any]) -> None:
+    """Overlapping intervals would count once without a word; say which ones instead."""
+    week = {
+        day: [WorkingInterval(_time(i["start"]), _time(i["end"])) for i in intervals]
+        for day, intervals in working_hours.items()
+    }
+    for index, day in enumerate(WEEKDAYS):
+        # Sorted by start, any overlap shows between neighbours.
+        ordered = sorted(week.get(day, []), key=lambda i: i.offsets)
+        for first, second in itertools.pairwise(ordered):
+            if second.offsets[0] < first.offsets[1]:
+                raise Unprocessable(
+                    f"calendar: working_hours.{day}: {_text(first)} overlaps {_text(second)}"
+                )
+        following = WEEKDAYS[(index + 1) % 7]
+        for overnight in ordered:
+            spill = overnight.offsets[1] - timedelta(days=1)
+            for other in week.get(following, []):
+                if other.offsets[0] < spill:
+                    raise Unprocessable(
+                        f"calendar: working_hours.{day}: {_text(overnight)} runs into "
+                        f"{following}'s {_text(other)}"
+                    )
+
+
+def _text(interval: WorkingInterval) -> str:
+    return f"{interval.start:%H:%M}-{interval.end:%H:%M}"
 
 
 async def get(session: AsyncSession, calendar_id: uuid.UUID) -> Calendar:

@@ -1,8 +1,9 @@
-"""Policies ready to apply, cached per process: the create path matches without queries.
+"""Policies ready to apply, cached per process: matching and planning cost no query.
 
-A work-order create used to pay for listing the policies and loading their calendars on
-every call. The compiled set is rebuilt when this process edits a policy or calendar,
-and at least every ``TTL`` seconds, so other replicas' edits reach new orders within it.
+The one place where a stored policy is parsed (targets, calendars, warning window,
+escalation ladder) and where policies are matched to a subject. The compiled set is
+rebuilt when this process edits a policy or calendar, and at least every ``TTL``
+seconds, so other replicas' edits reach new clocks within it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from qualityapi.sla import calendars, policy_cache, repository
+from qualityapi.sla import calendars, policy_cache, repository, subjects
+from qualityapi.sla.calendar import BusinessCalendar
+from qualityapi.sla.clockwork import ClockPlan
 from qualityapi.sla.deadlines import (
     AppointmentEndTarget,
     Candidate,
@@ -25,33 +28,81 @@ from qualityapi.sla.deadlines import (
     WorkingDaysTarget,
     choose_policy,
 )
-from qualityapi.sla.models import SlaPolicy, Subject
-from qualityapi.sla.schemas import SUBJECT_TARGETS, EscalationLevel, TargetSpec, WarningSpec
+from qualityapi.sla.models import SlaPolicy
+from qualityapi.sla.schemas import EscalationLevel, Notify, TargetSpec, WarningSpec
 
 TTL = 5.0
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One level of the escalation ladder: its delay after the breach and whom it calls."""
+
+    after: timedelta
+    notify: tuple[Notify, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    target: Target
+    calendar_id: uuid.UUID
+    calendar_name: str
 
 
 @dataclass(frozen=True)
 class CompiledPolicy:
     id: uuid.UUID
     name: str
-    # target name -> (pure target, calendar id, calendar name)
-    targets: dict[str, tuple[Target, uuid.UUID, str]]
+    subject: str
+    targets: dict[str, ResolvedTarget]
     window: WarningWindow
-    ladder: tuple[timedelta, ...]
+    ladder: tuple[Rung, ...]
+    max_extensions: int | None = None
+
+    @property
+    def delays(self) -> tuple[timedelta, ...]:
+        return tuple(rung.after for rung in self.ladder)
+
+    def plan(self, target: str) -> ClockPlan | None:
+        resolved = self.targets.get(target)
+        if resolved is None:
+            return None
+        return ClockPlan(
+            policy_id=self.id,
+            calendar_id=resolved.calendar_id,
+            target=resolved.target,
+            window=self.window,
+            ladder=self.delays,
+        )
 
 
-async def resolve_targets(
-    session: AsyncSession, policy: SlaPolicy
-) -> dict[str, tuple[Target, uuid.UUID, str]]:
+@dataclass(frozen=True)
+class CompiledSet:
+    by_id: dict[uuid.UUID, CompiledPolicy]
+    candidates: dict[str, list[Candidate[CompiledPolicy]]]
+    # Every calendar some policy's target runs on, in its pure form.
+    calendars: dict[uuid.UUID, BusinessCalendar]
+
+    def match(
+        self, subject: str, *, priority: str | None, category: str | None
+    ) -> CompiledPolicy | None:
+        return choose_policy(self.candidates.get(subject, []), priority=priority, category=category)
+
+    def get(self, policy_id: uuid.UUID | None) -> CompiledPolicy | None:
+        return None if policy_id is None else self.by_id.get(policy_id)
+
+
+async def resolve_targets(session: AsyncSession, policy: SlaPolicy) -> dict[str, ResolvedTarget]:
     """Each target of the policy as a pure Target, with the calendar it runs on."""
-    resolved: dict[str, tuple[Target, uuid.UUID, str]] = {}
+    resolved: dict[str, ResolvedTarget] = {}
     default_cal = await calendars.get(session, policy.calendar_id)
-    for name in SUBJECT_TARGETS[policy.subject]:
-        raw = policy.targets.get(name)
-        if raw is None:
-            continue
-        spec = TargetSpec.model_validate(raw)
+    # In the subject kind's own order (response, arrival, ...), not the stored JSON's:
+    # PostgreSQL's JSONB orders keys by length.
+    adapter = subjects.find(policy.subject)
+    order = adapter.targets if adapter is not None else ()
+    names = sorted(policy.targets, key=lambda n: (order.index(n) if n in order else len(order), n))
+    for name in names:
+        spec = TargetSpec.model_validate(policy.targets[name])
         cal = (
             default_cal
             if spec.calendar_id is None
@@ -65,7 +116,7 @@ async def resolve_targets(
             target = WorkingDaysTarget(spec.working_days, pure)
         else:
             target = AppointmentEndTarget(pure)
-        resolved[name] = (target, cal.id, cal.name)
+        resolved[name] = ResolvedTarget(target, cal.id, cal.name)
     return resolved
 
 
@@ -74,36 +125,59 @@ def warning_window(policy: SlaPolicy) -> WarningWindow:
     return WarningWindow(percent=spec.percent, lead=spec.lead)
 
 
-def ladder(policy: SlaPolicy) -> tuple[timedelta, ...]:
-    return tuple(EscalationLevel.model_validate(level).after for level in policy.escalation)
+def ladder(policy: SlaPolicy) -> tuple[Rung, ...]:
+    levels = (EscalationLevel.model_validate(level) for level in policy.escalation)
+    return tuple(Rung(after=lvl.after, notify=tuple(lvl.notify)) for lvl in levels)
 
 
-async def _compile(session: AsyncSession, subject: Subject) -> list[Candidate[CompiledPolicy]]:
-    candidates = []
-    for p in await repository.list_policies(session, subject=subject, enabled=True):
-        compiled = CompiledPolicy(
-            id=p.id,
-            name=p.name,
-            targets=await resolve_targets(session, p),
-            window=warning_window(p),
-            ladder=ladder(p),
-        )
+async def compile_policy(session: AsyncSession, policy: SlaPolicy) -> CompiledPolicy:
+    return CompiledPolicy(
+        id=policy.id,
+        name=policy.name,
+        subject=policy.subject,
+        targets=await resolve_targets(session, policy),
+        window=warning_window(policy),
+        ladder=ladder(policy),
+        max_extensions=policy.max_extensions,
+    )
+
+
+async def _compile(session: AsyncSession) -> CompiledSet:
+    by_id: dict[uuid.UUID, CompiledPolicy] = {}
+    candidates: dict[str, list[Candidate[CompiledPolicy]]] = {}
+    cals: dict[uuid.UUID, BusinessCalendar] = {}
+    for p in await repository.list_policies(session):
+        compiled = await compile_policy(session, p)
+        by_id[p.id] = compiled
+        cals.update((t.calendar_id, t.target.calendar) for t in compiled.targets.values())
+        if not p.enabled:
+            continue  # disabled: matches nothing, but its running clocks still escalate
         match = Match(
             priorities=frozenset(p.match.get("priorities", [])),
             categories=frozenset(p.match.get("categories", [])),
         )
-        candidates.append(Candidate(rank=p.rank, match=match, policy=compiled))
-    return candidates
+        candidates.setdefault(p.subject, []).append(
+            Candidate(rank=p.rank, match=match, policy=compiled)
+        )
+    return CompiledSet(by_id=by_id, candidates=candidates, calendars=cals)
+
+
+async def current(session: AsyncSession) -> CompiledSet:
+    """Every policy compiled, from the per-process cache (rebuilt after ``TTL``)."""
+    bind = session.bind
+    assert isinstance(bind, AsyncEngine)
+    key = id(bind.sync_engine)
+    hit = policy_cache.entries.get(key)
+    if hit is None or hit[0] < time.monotonic():
+        compiled = await _compile(session)
+        hit = (time.monotonic() + TTL, compiled)
+        policy_cache.entries[key] = hit
+    result = hit[1]
+    assert isinstance(result, CompiledSet)
+    return result
 
 
 async def match(
-    session: AsyncSession, subject: Subject, *, priority: str | None, category: str | None
+    session: AsyncSession, subject: str, *, priority: str | None, category: str | None
 ) -> CompiledPolicy | None:
-    bind = session.bind
-    assert isinstance(bind, AsyncEngine)
-    key = (id(bind.sync_engine), subject)
-    hit = policy_cache.entries.get(key)
-    if hit is None or hit[0] < time.monotonic():
-        hit = (time.monotonic() + TTL, await _compile(session, subject))
-        policy_cache.entries[key] = hit
-    return choose_policy(hit[1], priority=priority, category=category)
+    return (await current(session)).match(subject, priority=priority, category=category)

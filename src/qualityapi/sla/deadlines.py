@@ -67,19 +67,41 @@ def due_at(
     raise TypeError(f"unknown target {target!r}")
 
 
-def warn_at(
-    target: Target, start: datetime, due: datetime, window: WarningWindow
+def warning_instant(
+    calendar: BusinessCalendar,
+    *,
+    start: datetime,
+    due: datetime,
+    target_seconds: float,
+    elapsed_seconds: float,
+    window: WarningWindow,
 ) -> datetime | None:
+    """The warning rule, the one place it is written: the earlier of "``percent`` of the
+    target used" (working time, counted from ``start`` with ``elapsed_seconds`` already
+    used) and "``lead`` before the deadline" (wall-clock), never before ``start``."""
     candidates: list[datetime] = []
     if window.percent is not None:
-        total = working_seconds_between(target.calendar, start, due)
-        elapsed = timedelta(seconds=total * window.percent / 100)
-        candidates.append(add_working_time(target.calendar, start, elapsed))
+        left = max(0.0, target_seconds * window.percent / 100 - elapsed_seconds)
+        candidates.append(add_working_time(calendar, start, timedelta(seconds=left)))
     if window.lead is not None:
         candidates.append(due - window.lead)
     if not candidates:
         return None
     return max(min(candidates), min(start, due))
+
+
+def warn_at(
+    target: Target, start: datetime, due: datetime, window: WarningWindow
+) -> datetime | None:
+    """The warning instant of a clock that starts at ``start`` and is due at ``due``."""
+    return warning_instant(
+        target.calendar,
+        start=start,
+        due=due,
+        target_seconds=working_seconds_between(target.calendar, start, due),
+        elapsed_seconds=0.0,
+        window=window,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,104 @@
-"""The payload of ``sla.*`` events (the scanner writes them; webhooks publish the schema)."""
+"""The ``sla.*`` events: their types, whom each stage notifies, and the payload schema
+(the scanner writes them; webhooks publish the schema)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from qualityapi.common.schemas import UtcDatetime
+from qualityapi.sla.subjects import Contact, Description
+from qualityapi.sla.vocabulary import BREACHED, WARNED
+
+if TYPE_CHECKING:
+    from qualityapi.sla.compiled import Rung
 
 WARNING = "sla.warning"
-BREACHED = "sla.breached"
+BREACHED_EVENT = "sla.breached"
 ESCALATED = "sla.escalated"
+
+
+def event_of(stage: int) -> tuple[str, str]:
+    """(webhook event type, timeline entry type) of reaching ``stage``."""
+    if stage == WARNED:
+        return WARNING, "sla_warning"
+    if stage == BREACHED:
+        return BREACHED_EVENT, "sla_breached"
+    return ESCALATED, "sla_escalated"
+
+
+_NOBODY = Contact(None, "nobody holds this role for the subject")
+
+
+def _contact(role: str, staff_id: uuid.UUID | None, described: Description | None) -> Contact:
+    if role == "staff":
+        return Contact(staff_id)
+    if described is None:
+        return Contact(None, "the subject could not be read")
+    return described.people.get(role, _NOBODY)
+
+
+def notified_for(
+    ladder: Sequence[Rung] | None, stage: int, described: Description | None
+) -> list[dict[str, Any]]:
+    """Whom the stage notifies: a warning the assignee; a breach the ladder's level 1, and
+    level n its own list. A role nobody holds is listed with the reason, followed by its
+    fallbacks (in the policy's order) until one of them is somebody."""
+    if ladder is None or stage < BREACHED:
+        contact = _contact("assignee", None, described)
+        return [_entry("assignee", contact)]
+    index = max(0, stage - BREACHED - 1)
+    if index >= len(ladder):
+        return []
+    entries: list[dict[str, Any]] = []
+    for notify in ladder[index].notify:
+        contact = _contact(notify.role, notify.staff_id, described)
+        entries.append(_entry(notify.role, contact))
+        if contact.staff_id is not None:
+            continue
+        for fallback in notify.fallback:
+            instead = _contact(fallback.role, fallback.staff_id, described)
+            entries.append(_entry(fallback.role, instead, instead_of=notify.role))
+            if instead.staff_id is not None:
+                break
+    return entries
+
+
+def _entry(role: str, contact: Contact, instead_of: str | None = None) -> dict[str, Any]:
+    return {
+        "role": role,
+        "staff_id": None if contact.staff_id is None else str(contact.staff_id),
+        "reason": contact.reason if contact.staff_id is None else None,
+        "instead_of": instead_of,
+    }
 
 
 class SubjectRef(BaseModel):
     type: str = Field(examples=["work_order"])
     id: uuid.UUID
     number: str | None = Field(default=None, examples=["WO-2026-000123"])
+    title: str | None = Field(default=None, examples=["Air conditioner leaking"])
 
 
 class Notified(BaseModel):
     role: Literal["assignee", "team_supervisor", "team_manager", "staff"]
     staff_id: uuid.UUID | None = Field(description="Null when nobody holds the role.")
+    reason: str | None = Field(
+        default=None, description="Why nobody was notified for this role (null when notified)."
+    )
+    instead_of: str | None = Field(
+        default=None, description="The role this entry stands in for (a policy's fallback)."
+    )
+
+
+class Extension(BaseModel):
+    at: UtcDatetime
+    from_: UtcDatetime = Field(alias="from")
+    to: UtcDatetime
+    reason: str
 
 
 class SlaEventData(BaseModel):
@@ -30,9 +106,20 @@ class SlaEventData(BaseModel):
     ``sla.escalated`` (each level of the ladder)."""
 
     subject: SubjectRef
-    target: Literal["response", "arrival", "resolution"]
+    target: str = Field(
+        examples=["response"], description="The clock: one of the subject kind's targets."
+    )
     due_at: UtcDatetime | None
+    original_due_at: UtcDatetime | None = Field(
+        default=None, description="The deadline before any extension (equal to due_at if none)."
+    )
+    extensions: list[Extension] = Field(default_factory=list)
     warning_level: Literal["yellow", "red"]
     escalation_level: int = Field(ge=0, description="0 for warning and breach; n for level n.")
     notified: list[Notified]
+    assignee_id: uuid.UUID | None = Field(
+        default=None,
+        description="Who answers for the subject now (a work order's assignee, a "
+        "complaint's owner); null when nobody.",
+    )
     clock_id: uuid.UUID

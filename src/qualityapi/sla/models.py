@@ -1,20 +1,23 @@
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualityapi.db.base import Base, BigIntPk, UuidPk
+from qualityapi.sla.vocabulary import ClockState
 
-
-class Subject(enum.StrEnum):
-    work_order = "work_order"
-    complaint = "complaint"
-    survey_callback = "survey_callback"
+__all__ = [
+    "Calendar",
+    "ClockState",
+    "SlaClock",
+    "SlaPolicy",
+    "SlaReplan",
+    "SlaTransition",
+]
 
 
 class Calendar(UuidPk, Base):
@@ -44,9 +47,8 @@ class SlaPolicy(UuidPk, Base):
     __table_args__ = (Index("ix_sla_policies_subject_rank", "subject", "rank"),)
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    subject: Mapped[Subject] = mapped_column(
-        Enum(Subject, native_enum=False, length=20, validate_strings=True)
-    )
+    # A kind registered with the engine (``sla.subjects``), e.g. ``work_order``.
+    subject: Mapped[str] = mapped_column(String(20))
     # Lower rank is tried first; the first policy whose match accepts the subject wins.
     rank: Mapped[int] = mapped_column(Integer)
     # {"priorities": [...], "categories": [...]}; empty lists match anything.
@@ -59,20 +61,14 @@ class SlaPolicy(UuidPk, Base):
     warning: Mapped[dict[str, Any]]
     # [{"level": 1, "after": "PT0S", "notify": [{"role": "assignee"}, ...]}, ...]
     escalation: Mapped[list[Any]]
+    # How many times a clock of this policy may be extended per cycle (None: no limit).
+    max_extensions: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool]
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     __mapper_args__ = {"version_id_col": version}
-
-
-class ClockState(enum.StrEnum):
-    running = "running"
-    paused = "paused"
-    met = "met"
-    breached = "breached"
-    cancelled = "cancelled"
 
 
 class SlaClock(UuidPk, Base):
@@ -117,8 +113,35 @@ class SlaClock(UuidPk, Base):
     met_at: Mapped[datetime | None]
     breached_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
+    # Working seconds that were left at ``warn_at`` under the plan that warned (the warning
+    # rule of ``sla.clockwork``), and why a pending clock has no deadline yet.
+    remaining_at_warning_seconds: Mapped[float | None]
+    pending_reason: Mapped[str | None] = mapped_column(String(200))
+    # Each extension of this cycle's deadline: [{"at", "from", "to", "reason"}]; the first
+    # "from" is the original deadline.
+    extensions: Mapped[list[Any]] = mapped_column(server_default=text("'[]'"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class SlaReplan(Base):
+    """A policy or calendar edit waiting to be applied to its running clocks.
+
+    The edit commits at once; the scanner re-plans the clocks in bounded batches in id
+    order, remembering the last clock done, and sets ``done_at`` when none is left.
+    """
+
+    __tablename__ = "sla_replans"
+    __table_args__ = (Index("ix_sla_replans_done_at", "done_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    # "policy" or "calendar", and that resource's id
+    reason: Mapped[str] = mapped_column(String(20))
+    ref_id: Mapped[uuid.UUID]
+    requested_at: Mapped[datetime]
+    after_clock_id: Mapped[uuid.UUID | None]
+    clocks_done: Mapped[int] = mapped_column(Integer)
+    done_at: Mapped[datetime | None]
 
 
 class SlaTransition(Base):

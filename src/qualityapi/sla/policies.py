@@ -11,16 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.audit import repository as audit
 from qualityapi.auth.principal import Principal
 from qualityapi.errors import Conflict, NotFound, Unprocessable
-from qualityapi.sla import calendars, policy_cache, repository
-from qualityapi.sla.compiled import resolve_targets, warning_window
+from qualityapi.sla import calendars, compiled, offload, policy_cache, repository, subjects
+from qualityapi.sla.calendar import CalendarHorizonError
 from qualityapi.sla.deadlines import (
-    Candidate,
-    Match,
-    choose_policy,
     due_at,
     warn_at,
 )
-from qualityapi.sla.models import SlaPolicy, Subject
+from qualityapi.sla.models import SlaPolicy
 from qualityapi.sla.schemas import (
     WEEKDAYS,
     CalendarCreate,
@@ -34,8 +31,8 @@ from qualityapi.sla.schemas import (
 from qualityapi.staff.service import ensure_staff_exists
 
 
-def read(policy: SlaPolicy) -> SlaPolicyRead:
-    return SlaPolicyRead.model_validate(policy)
+def read(policy: SlaPolicy, *, replanning: bool = False) -> SlaPolicyRead:
+    return SlaPolicyRead.model_validate(policy).model_copy(update={"replanning": replanning})
 
 
 async def get(session: AsyncSession, policy_id: uuid.UUID) -> SlaPolicy:
@@ -76,6 +73,7 @@ def _columns(data: SlaPolicyCreate) -> dict[str, Any]:
         "targets": dumped["targets"],
         "warning": dumped.get("warning", {}),
         "escalation": dumped["escalation"],
+        "max_extensions": data.max_extensions,
         "enabled": data.enabled,
     }
 
@@ -96,7 +94,7 @@ def _audit(
         resource_type="sla_policy",
         resource_id=policy.id,
         before=before,
-        after=read(policy).model_dump(mode="json"),
+        after=read(policy).model_dump(mode="json", exclude={"replanning"}),
     )
 
 
@@ -121,7 +119,7 @@ async def update(
     actor: Principal,
     now: datetime,
 ) -> SlaPolicy:
-    before = read(policy).model_dump(mode="json")
+    before = read(policy).model_dump(mode="json", exclude={"replanning"})
     changes = data.model_dump(mode="json", exclude_unset=True)
     for required in changes:
         if changes[required] is None:
@@ -145,64 +143,78 @@ async def update(
 # --- matching and deadlines -------------------------------------------------------------------
 
 
-async def match(
-    session: AsyncSession, subject: Subject, *, priority: str | None, category: str | None
-) -> SlaPolicy | None:
-    policies = await repository.list_policies(session, subject=subject, enabled=True)
-    candidates = [
-        Candidate(
-            rank=p.rank,
-            match=Match(
-                priorities=frozenset(p.match.get("priorities", [])),
-                categories=frozenset(p.match.get("categories", [])),
-            ),
-            policy=p,
-        )
-        for p in policies
-    ]
-    return choose_policy(candidates, priority=priority, category=category)
-
-
 async def preview(session: AsyncSession, request: PreviewRequest) -> PreviewRead:
-    policy = await match(
+    # The same matching as the clocks of a real subject (``sla.compiled``).
+    policy = await compiled.match(
         session, request.subject, priority=request.priority, category=request.category
     )
     if policy is None:
         return PreviewRead(policy_id=None, policy_name=None, deadlines=[])
-    window = warning_window(policy)
-    deadlines = []
-    for name, (target, cal_id, cal_name) in (await resolve_targets(session, policy)).items():
-        due = due_at(target, request.start, appointment_end=request.appointment_end)
-        deadlines.append(
-            PreviewDeadline(
-                target=name,
-                calendar_id=cal_id,
-                calendar_name=cal_name,
-                due_at=due,
-                warn_at=warn_at(target, request.start, due, window) if due else None,
+    window = policy.window
+
+    def deadlines() -> list[PreviewDeadline]:
+        found = []
+        for name, resolved in policy.targets.items():
+            target = resolved.target
+            try:
+                due = due_at(target, request.start, appointment_end=request.appointment_end)
+                warn = warn_at(target, request.start, due, window) if due else None
+            except (CalendarHorizonError, OverflowError) as exc:
+                # Input decides this (a start or appointment decades away, a calendar with
+                # no working time ahead): a 422 that says where, never a 500. OverflowError
+                # is datetime's own range, reached by a lead before a deadline in year 1.
+                reason = str(exc)
+                if isinstance(exc, OverflowError):
+                    reason = "the deadline lies outside the years 1 to 9999"
+                raise Unprocessable(
+                    f"targets.{name} on calendar '{resolved.calendar_name}': {reason}"
+                ) from exc
+            found.append(
+                PreviewDeadline(
+                    target=name,
+                    calendar_id=resolved.calendar_id,
+                    calendar_name=resolved.calendar_name,
+                    due_at=due,
+                    warn_at=warn,
+                )
             )
-        )
-    return PreviewRead(policy_id=policy.id, policy_name=policy.name, deadlines=deadlines)
+        return found
+
+    # Off the event loop when the walk is long: a calendar may need years of days.
+    return PreviewRead(
+        policy_id=policy.id, policy_name=policy.name, deadlines=await offload.bounded(deadlines)
+    )
 
 
 # --- defaults (domain.md) ---------------------------------------------------------------------
 
 _WEEKDAY_HOURS = [{"start": "09:00", "end": "12:00"}, {"start": "13:30", "end": "18:00"}]
-_LADDER = [
-    # red: put a coordinator on it at once (001 §2.2.2), then the manager.
+DEFAULT_LADDER = [
+    # red: put a coordinator on it at once (001 §2.2.2), then the manager (or, in a team
+    # without one, the supervisor again rather than nobody).
     {"level": 1, "after": "PT0S", "notify": [{"role": "assignee"}, {"role": "team_supervisor"}]},
-    {"level": 2, "after": "PT30M", "notify": [{"role": "team_manager"}]},
+    {
+        "level": 2,
+        "after": "PT30M",
+        "notify": [{"role": "team_manager", "fallback": [{"role": "team_supervisor"}]}],
+    },
 ]
 
 
 async def seed_defaults(session: AsyncSession, *, actor: Principal, now: datetime) -> bool:
-    """On first start: the 24x7 and business calendars and one policy per priority tier.
+    """On first start: the 24x7 and business calendars; on every start, the default
+    policies of each registered kind that has none (``seed_subject_defaults``).
 
     Returns True when anything was created. Everything created here is editable (but 24x7).
     """
+    created = await _seed_calendars(session, actor=actor, now=now)
+    return bool(await seed_subject_defaults(session, actor=actor, now=now)) or created
+
+
+async def _seed_calendars(session: AsyncSession, *, actor: Principal, now: datetime) -> bool:
     if await repository.count_calendars(session) > 0:
         return False
-    always = await calendars.create(
+    await calendars.create(
         session,
         CalendarCreate.model_validate(
             {
@@ -216,7 +228,7 @@ async def seed_defaults(session: AsyncSession, *, actor: Principal, now: datetim
         now=now,
         builtin=True,
     )
-    business = await calendars.create(
+    await calendars.create(
         session,
         CalendarCreate.model_validate(
             {
@@ -229,38 +241,48 @@ async def seed_defaults(session: AsyncSession, *, actor: Principal, now: datetim
         actor=actor,
         now=now,
     )
-    defaults = [
-        # 001 §2.2: urgent — respond within 1 h, on site within 4 h, around the clock.
-        {
-            "name": "urgent",
-            "rank": 10,
-            "match": {"priorities": ["urgent"]},
-            "calendar_id": always.id,
-            "targets": {"response": "PT1H", "arrival": "PT4H"},
-        },
-        # high — respond within 2 h (business hours), arrive within the appointment window.
-        {
-            "name": "high",
-            "rank": 20,
-            "match": {"priorities": ["high"]},
-            "calendar_id": business.id,
-            "targets": {"response": "PT2H", "arrival": {"until": "appointment_end"}},
-        },
-        # normal — respond within 4 h (business hours), resolve within 24 plain hours.
-        {
-            "name": "normal",
-            "rank": 30,
-            "match": {"priorities": ["normal"]},
-            "calendar_id": business.id,
-            "targets": {
-                "response": "PT4H",
-                "resolution": {"duration": "PT24H", "calendar_id": str(always.id)},
-            },
-        },
-    ]
-    for spec in defaults:
-        data = SlaPolicyCreate.model_validate(
-            {**spec, "warning": {"percent": 80}, "escalation": _LADDER}
-        )
-        await create(session, data, actor=actor, now=now)
     return True
+
+
+async def _calendar_ids(session: AsyncSession) -> dict[str, uuid.UUID]:
+    return {c.name: c.id for c in await repository.list_calendars(session)}
+
+
+def _resolve_calendars(spec: dict[str, Any], ids: dict[str, uuid.UUID]) -> dict[str, Any]:
+    """A default policy names its calendars; stored policies hold their ids."""
+    resolved = {k: v for k, v in spec.items() if k != "calendar"}
+    resolved["calendar_id"] = ids[spec["calendar"]]
+    targets = {}
+    for name, target in spec["targets"].items():
+        if isinstance(target, dict) and "calendar" in target:
+            target = {k: v for k, v in target.items() if k != "calendar"}
+            target["calendar_id"] = str(ids[spec["targets"][name]["calendar"]])
+        targets[name] = target
+    resolved["targets"] = targets
+    resolved.setdefault("warning", {"percent": 80})
+    resolved.setdefault("escalation", DEFAULT_LADDER)
+    resolved["subject"] = spec["subject"]
+    return resolved
+
+
+async def seed_subject_defaults(
+    session: AsyncSession, *, actor: Principal, now: datetime
+) -> list[str]:
+    """Each registered kind's default policies, for every kind that has no policy yet
+    (so a kind added to an existing installation gets its defaults on the next start).
+    Returns the kinds seeded."""
+    seeded = []
+    ids: dict[str, uuid.UUID] | None = None
+    for kind in subjects.kinds():
+        adapter = subjects.get(kind)
+        specs = adapter.default_policies
+        if not specs or await repository.list_policies(session, subject=kind):
+            continue
+        ids = ids if ids is not None else await _calendar_ids(session)
+        for spec in specs:
+            data = SlaPolicyCreate.model_validate(
+                _resolve_calendars({**spec, "subject": kind}, ids)
+            )
+            await create(session, data, actor=actor, now=now)
+        seeded.append(kind)
+    return seeded

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-# (engine id, subject) -> (expires at, monotonic; compiled candidates)
-entries: dict[tuple[int, Any], tuple[float, list[Any]]] = {}
+# engine id -> (expires at, monotonic; the compiled set)
+entries: dict[int, tuple[float, Any]] = {}
 
 
 def invalidate() -> None:

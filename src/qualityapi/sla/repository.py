@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,9 +18,10 @@ from qualityapi.sla.models import (
     ClockState,
     SlaClock,
     SlaPolicy,
+    SlaReplan,
     SlaTransition,
-    Subject,
 )
+from qualityapi.sla.subjects import LevelStore
 
 
 async def get_calendar(session: AsyncSession, calendar_id: uuid.UUID) -> Calendar | None:
@@ -51,7 +52,7 @@ async def get_policy_by_name(session: AsyncSession, name: str) -> SlaPolicy | No
 
 
 async def list_policies(
-    session: AsyncSession, *, subject: Subject | None = None, enabled: bool | None = None
+    session: AsyncSession, *, subject: str | None = None, enabled: bool | None = None
 ) -> Sequence[SlaPolicy]:
     stmt = select(SlaPolicy).order_by(SlaPolicy.subject, SlaPolicy.rank, SlaPolicy.name)
     if subject is not None:
@@ -78,6 +79,16 @@ async def clocks_for(
 
 _clocks = table_of(SlaClock)
 _transitions = table_of(SlaTransition)
+_replans = table_of(SlaReplan)
+_INSERT_CLOCKS = insert(_clocks)
+
+
+async def insert_clocks(session: AsyncSession, values: Sequence[dict[str, Any]]) -> None:
+    """New clocks, one executemany (the returned rows are not in the session)."""
+    if values:
+        await session.execute(_INSERT_CLOCKS, list(values))
+
+
 # A claimed clock as a plain row: the columns of ``_CLAIMED``, by name.
 ClaimedClock = Row[*tuple[Any, ...]]
 # What the scanner reads of a claimed clock (it writes back with ``update_clocks``).
@@ -93,6 +104,7 @@ _CLAIMED = (
     _clocks.c.warn_at,
     _clocks.c.stage,
     _clocks.c.breached_at,
+    _clocks.c.extensions,
 )
 
 
@@ -211,3 +223,160 @@ def chunked(ids: Sequence[uuid.UUID], size: int = 1000) -> Iterator[Sequence[uui
     databases cap the parameters of one statement."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+# --- what subjects show (generic over each kind's ``LevelStore``) -------------------------
+
+
+async def lock_levels(
+    session: AsyncSession, store: LevelStore, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, Any]]:
+    """(level, summary) of each subject found, rows locked in id order on PostgreSQL."""
+    t = store.table
+    id_col, level, summary = t.c[store.id], t.c[store.level], t.c[store.summary]
+    locking = session.get_bind().dialect.name == "postgresql"
+    found: dict[uuid.UUID, tuple[str, Any]] = {}
+    for part in chunked(sorted(ids)):
+        stmt = select(id_col, level, summary).where(id_col.in_(part)).order_by(id_col)
+        if locking:
+            stmt = stmt.with_for_update()
+        for row in await session.execute(stmt):
+            value = row[1]
+            found[row[0]] = (getattr(value, "value", value), row[2])
+    return found
+
+
+async def write_levels(
+    session: AsyncSession,
+    store: LevelStore,
+    updates: Sequence[tuple[uuid.UUID, str, list[dict[str, Any]]]],
+) -> None:
+    """(id, level, summary) per subject, one executemany; ``version`` +1 where kept."""
+    if not updates:
+        return
+    t = store.table
+    values: dict[str, Any] = {store.level: bindparam("b_level"), store.summary: bindparam("b_sla")}
+    if store.version is not None:
+        values[store.version] = t.c[store.version] + 1
+    stmt = update(t).where(t.c[store.id] == bindparam("b_id")).values(values)
+    await session.execute(
+        stmt, [{"b_id": i, "b_level": level, "b_sla": summary} for i, level, summary in updates]
+    )
+
+
+async def count_open_by_level(session: AsyncSession, store: LevelStore) -> dict[str, int]:
+    t = store.table
+    level = t.c[store.level]
+    stmt = (
+        select(level, func.count())
+        .where(t.c[store.status].in_(sorted(store.open_statuses)))
+        .group_by(level)
+    )
+    return {getattr(lv, "value", lv): int(n) for lv, n in (await session.execute(stmt)).all()}
+
+
+async def open_at_level(
+    session: AsyncSession, store: LevelStore, level: str, limit: int
+) -> list[dict[str, Any]]:
+    """The oldest open subjects at ``level`` (id, number, title, status, since, sla)."""
+    t = store.table
+    stmt = (
+        select(
+            t.c[store.id].label("id"),
+            t.c[store.number].label("number"),
+            t.c[store.title].label("title"),
+            t.c[store.status].label("status"),
+            t.c[store.since].label("since"),
+            t.c[store.summary].label("sla"),
+        )
+        .where(t.c[store.status].in_(sorted(store.open_statuses)), t.c[store.level] == level)
+        .order_by(t.c[store.since], t.c[store.id])
+        .limit(limit)
+    )
+    return [dict(row) for row in (await session.execute(stmt)).mappings()]
+
+
+# --- re-plans after policy and calendar edits -----------------------------------------------
+
+_OPEN_FOR_REPLAN = (ClockState.running, ClockState.paused, ClockState.pending)
+
+
+async def request_replan(
+    session: AsyncSession, reason: str, ref_id: uuid.UUID, at: datetime
+) -> None:
+    await session.execute(
+        insert(_replans).values(reason=reason, ref_id=ref_id, requested_at=at, clocks_done=0)
+    )
+
+
+async def claim_replan(session: AsyncSession) -> Any:
+    """The oldest re-plan not done, locked (SKIP LOCKED: replicas take different ones)."""
+    stmt = (
+        select(_replans.c.id, _replans.c.reason, _replans.c.ref_id, _replans.c.after_clock_id)
+        .where(_replans.c.done_at.is_(None))
+        .order_by(_replans.c.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return (await session.execute(stmt)).first()
+
+
+async def clocks_to_replan(
+    session: AsyncSession, reason: str, ref_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> Sequence[Any]:
+    """(id, subject_type, subject_id) of the next open clocks planned by the edited
+    policy or on the edited calendar, in id order after ``after``."""
+    c = _clocks.c
+    owner = c.policy_id == ref_id if reason == "policy" else c.calendar_id == ref_id
+    stmt = select(c.id, c.subject_type, c.subject_id).where(
+        owner, c.state.in_(_OPEN_FOR_REPLAN), c.met_at.is_(None)
+    )
+    if after is not None:
+        stmt = stmt.where(c.id > after)
+    return (await session.execute(stmt.order_by(c.id).limit(limit))).all()
+
+
+async def advance_replan(
+    session: AsyncSession,
+    replan_id: int,
+    *,
+    after: uuid.UUID | None,
+    done: int,
+    at: datetime | None,
+) -> None:
+    await session.execute(
+        update(_replans)
+        .where(_replans.c.id == replan_id)
+        .values(after_clock_id=after, clocks_done=_replans.c.clocks_done + done, done_at=at)
+    )
+
+
+async def replan_waiting(
+    session: AsyncSession,
+    policy_ids: Iterable[uuid.UUID | None],
+    calendar_ids: Iterable[uuid.UUID | None] = (),
+) -> bool:
+    """Whether an edit of one of these policies or calendars is still being applied."""
+    policies = sorted(i for i in set(policy_ids) if i is not None)
+    cals = sorted(i for i in set(calendar_ids) if i is not None)
+    if not policies and not cals:
+        return False
+    r = _replans.c
+    stmt = (
+        select(r.id)
+        .where(
+            r.done_at.is_(None),
+            or_(
+                (r.reason == "policy") & r.ref_id.in_(policies),
+                (r.reason == "calendar") & r.ref_id.in_(cals),
+            ),
+        )
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def any_replan_waiting(session: AsyncSession) -> bool:
+    stmt = select(_replans.c.id).where(_replans.c.done_at.is_(None)).limit(1)
+    return (await session.execute(stmt)).first() is not None

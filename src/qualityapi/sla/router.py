@@ -11,10 +11,8 @@ from qualityapi.auth.dependencies import AdminDep, ViewerDep
 from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_etag
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.db.session import SessionDep
-from qualityapi.errors import problem_responses
-from qualityapi.sla import calendars, clocks, policies, repository
-from qualityapi.sla import work_orders as work_order_subject
-from qualityapi.sla.models import Subject
+from qualityapi.errors import Unprocessable, problem_responses
+from qualityapi.sla import board, calendars, policies, replans, repository, subjects
 from qualityapi.sla.schemas import (
     CalendarCreate,
     CalendarRead,
@@ -24,22 +22,25 @@ from qualityapi.sla.schemas import (
     SlaPolicyCreate,
     SlaPolicyRead,
     SlaPolicyUpdate,
-    SubjectSlaRead,
 )
-from qualityapi.work_orders import service as work_order_service
 
 router = APIRouter()
 
 
-@router.get(
-    "/work-orders/{work_order_id}/sla", tags=["work-orders"], responses=problem_responses(404)
-)
-async def get_work_order_sla(
-    work_order_id: uuid.UUID, session: SessionDep, _: ViewerDep, clock: ClockDep
-) -> SubjectSlaRead:
-    """Every SLA clock of the order: deadlines, time used and left, pauses, escalation."""
-    await work_order_service.get_values(session, work_order_id)
-    return await clocks.explain(session, Subject.work_order, work_order_id, clock.now())
+@router.get("/board", tags=["board"], responses=problem_responses(422))
+async def get_board(
+    session: SessionDep,
+    _: ViewerDep,
+    subject_type: Annotated[str | None, Query(max_length=20, examples=["work_order"])] = None,
+    limit: Annotated[int, Query(ge=0, le=100)] = 20,
+) -> board.Board:
+    """The red / yellow / blue board: counts and the oldest open items of each level, over
+    every kind of subject (work orders, and each kind added later), or one `subject_type`."""
+    if subject_type is not None and subjects.find(subject_type) is None:
+        known = ", ".join(subjects.kinds())
+        raise Unprocessable(f"subject_type: no kind {subject_type!r}; use one of {known}")
+    kinds = (subject_type,) if subject_type else subjects.kinds()
+    return await board.board(session, kinds=kinds, limit=limit)
 
 
 @router.get("/calendars", tags=["calendars"])
@@ -91,19 +92,24 @@ async def update_calendar(
     cal = await calendars.get(session, calendar_id)
     check_if_match(if_match, cal.version)
     cal = await calendars.update(session, cal, data, actor=principal, now=clock.now())
-    for subject_id in sorted(await clocks.apply_calendar_edit(session, cal.id, clock.now())):
-        await session.flush()
-        await work_order_subject.sync_level_locked(session, subject_id, clock.now())
+    # Running clocks are re-planned by the scanner in batches, not in this request.
+    await replans.request(session, "calendar", cal.id, clock.now())
     set_etag(response, cal.version)
     return calendars.read(cal)
 
 
 @router.get("/sla-policies", tags=["sla-policies"])
 async def list_sla_policies(
-    session: SessionDep, _: ViewerDep, subject: Annotated[Subject | None, Query()] = None
+    session: SessionDep,
+    _: ViewerDep,
+    subject: Annotated[str | None, Query(max_length=20)] = None,
 ) -> list[SlaPolicyRead]:
     """By subject, then rank: the order in which policies are matched."""
-    return [policies.read(p) for p in await repository.list_policies(session, subject=subject)]
+    listed = await repository.list_policies(session, subject=subject)
+    return [
+        policies.read(p, replanning=await repository.replan_waiting(session, [p.id]))
+        for p in listed
+    ]
 
 
 @router.post(
@@ -138,7 +144,7 @@ async def get_sla_policy(
 ) -> SlaPolicyRead:
     policy = await policies.get(session, policy_id)
     set_etag(response, policy.version)
-    return policies.read(policy)
+    return policies.read(policy, replanning=await repository.replan_waiting(session, [policy.id]))
 
 
 @router.patch(
@@ -156,8 +162,7 @@ async def update_sla_policy(
     policy = await policies.get(session, policy_id)
     check_if_match(if_match, policy.version)
     policy = await policies.update(session, policy, data, actor=principal, now=clock.now())
-    for subject_id in sorted(await clocks.apply_policy_edit(session, policy, clock.now())):
-        await session.flush()
-        await work_order_subject.sync_level_locked(session, subject_id, clock.now())
+    # Running clocks are re-planned by the scanner in batches, not in this request.
+    await replans.request(session, "policy", policy.id, clock.now())
     set_etag(response, policy.version)
-    return policies.read(policy)
+    return policies.read(policy, replanning=True)

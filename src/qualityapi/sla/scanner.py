@@ -31,11 +31,13 @@ from qualityapi.auth.principal import SYSTEM_PRINCIPAL
 from qualityapi.common.jsonable import jsonable
 from qualityapi.common.signals import commit
 from qualityapi.events import repository as events
-from qualityapi.sla import clocks, repository
-from qualityapi.sla.clockwork import BREACHED, WARNED, next_check, stages_due
-from qualityapi.sla.models import ClockState, SlaPolicy
-from qualityapi.sla.schemas import EscalationLevel
-from qualityapi.sla.subjects import KINDS
+from qualityapi.sla import compiled, engine, replans, repository, subjects
+from qualityapi.sla.clockwork import next_check, stages_due
+from qualityapi.sla.compiled import CompiledPolicy
+from qualityapi.sla.events import event_of, notified_for
+from qualityapi.sla.models import ClockState
+from qualityapi.sla.subjects import Description
+from qualityapi.sla.vocabulary import BREACHED, escalation_level, level_of_stage
 from qualityapi.timeline import repository as timeline
 
 log = structlog.get_logger("qualityapi.sla.scanner")
@@ -52,124 +54,98 @@ class ScanResult:
     claimed: int
     transitions: int
     failed: int
-
-
-@dataclass(frozen=True)
-class _Rules:
-    """A clock's policy as the scanner uses it, parsed once per pass."""
-
-    ladder: list[timedelta]
-    # None without a policy: a stage then notifies the assignee only.
-    levels: list[EscalationLevel] | None
-
-    @classmethod
-    def of(cls, policy: SlaPolicy | None) -> _Rules:
-        if policy is None:
-            return cls(ladder=[], levels=None)
-        return cls(
-            ladder=clocks.ladder_of(policy),
-            levels=[EscalationLevel.model_validate(lvl) for lvl in policy.escalation],
-        )
-
-
-def _event(stage: int) -> tuple[str, str]:
-    if stage == WARNED:
-        return "sla.warning", "sla_warning"
-    if stage == BREACHED:
-        return "sla.breached", "sla_breached"
-    return "sla.escalated", "sla_escalated"
-
-
-def _level_name(stage: int) -> str:
-    return "yellow" if stage == WARNED else "red"
-
-
-def _notified(rules: _Rules, stage: int, people: dict[str, Any]) -> list[dict[str, Any]]:
-    """Whom the stage notifies: an escalation level's list; a breach notifies level 1."""
-    if rules.levels is None or stage < BREACHED:
-        return [{"role": "assignee", "staff_id": _str(people.get("assignee"))}]
-    index = max(0, stage - BREACHED - 1) if stage > BREACHED else 0
-    if index >= len(rules.levels):
-        return []
-    return [
-        {"role": n.role, "staff_id": _str(n.staff_id if n.role == "staff" else people.get(n.role))}
-        for n in rules.levels[index].notify
-    ]
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    replanned: int = 0
 
 
 def _messages(
     *,
-    clock_id: uuid.UUID,
-    subject_type: str,
-    subject_id: uuid.UUID,
-    target: str,
-    due_at: datetime | None,
+    clock: repository.ClaimedClock,
     stage: int,
-    rules: _Rules,
-    described: dict[str, Any],
+    policy: CompiledPolicy | None,
+    described: Description | None,
     now: datetime,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The outbox row and the timeline entry of one new transition."""
-    message_type, timeline_type = _event(stage)
-    level = max(0, stage - BREACHED)
+    message_type, timeline_type = event_of(stage)
+    level = escalation_level(stage)
+    notified = notified_for(policy.ladder if policy else None, stage, described)
     data = {
-        "subject": described.get("subject", {"type": subject_type, "id": str(subject_id)}),
-        "target": target,
-        "due_at": jsonable(due_at),
-        "warning_level": _level_name(stage),
+        "subject": {
+            "type": clock.subject_type,
+            "id": str(clock.subject_id),
+            "number": described.number if described else None,
+            "title": described.title if described else None,
+        },
+        "target": clock.target,
+        "due_at": jsonable(clock.due_at),
+        # An extended deadline says so, with the reasons (the first "from" is the original).
+        "original_due_at": clock.extensions[0]["from"]
+        if clock.extensions
+        else jsonable(clock.due_at),
+        "extensions": list(clock.extensions or []),
+        "warning_level": level_of_stage(stage).value,
         "escalation_level": level,
-        "notified": _notified(rules, stage, described.get("people", {})),
-        "clock_id": str(clock_id),
+        "notified": notified,
+        "assignee_id": _assignee(described),
+        "clock_id": str(clock.id),
     }
     message = events.row(
-        type=message_type, subject_key=f"{subject_type}:{subject_id}", data=data, at=now
+        type=message_type,
+        subject_key=f"{clock.subject_type}:{clock.subject_id}",
+        data=data,
+        at=now,
     )
+    unreachable = [n for n in notified if n["staff_id"] is None]
+    note = f"{clock.target}: {message_type}" + (f" level {level}" if level else "")
+    if unreachable:
+        note += "; not notified: " + "; ".join(f"{n['role']} ({n['reason']})" for n in unreachable)
     entry = timeline.row(
-        subject_type=subject_type,
-        subject_id=subject_id,
+        subject_type=clock.subject_type,
+        subject_id=clock.subject_id,
         type=timeline_type,
         at=now,
         actor=SYSTEM_PRINCIPAL,
         changes={"stage": {"old": stage - 1 if stage != BREACHED else None, "new": stage}},
-        note=f"{target}: {message_type}" + (f" level {level}" if level else ""),
+        note=note,
     )
     return message, entry
 
 
-def _by_kind(subjects: Iterable[SubjectKey]) -> dict[str, set[uuid.UUID]]:
+def _assignee(described: Description | None) -> str | None:
+    contact = described.people.get("assignee") if described is not None else None
+    return None if contact is None or contact.staff_id is None else str(contact.staff_id)
+
+
+def _by_kind(subjects_: Iterable[SubjectKey]) -> dict[str, set[uuid.UUID]]:
     by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for subject_type, subject_id in subjects:
+    for subject_type, subject_id in subjects_:
         by_kind[subject_type].add(subject_id)
     return by_kind
 
 
 async def _describe(
-    session: AsyncSession, subjects: Iterable[SubjectKey]
-) -> dict[SubjectKey, dict[str, Any]]:
+    session: AsyncSession, touched: Iterable[SubjectKey]
+) -> dict[SubjectKey, Description]:
     """The subjects as SLA events show them: one query per kind of subject."""
-    described: dict[SubjectKey, dict[str, Any]] = {}
-    for subject_type, ids in _by_kind(subjects).items():
-        kind = KINDS.get(subject_type)
-        if kind is not None:
-            found = await kind.describe_many(session, ids)
+    described: dict[SubjectKey, Description] = {}
+    for subject_type, ids in _by_kind(touched).items():
+        adapter = subjects.find(subject_type)
+        if adapter is not None:
+            found = await adapter.describe_many(session, ids)
             described.update(((subject_type, i), d) for i, d in found.items())
     return described
 
 
 async def _sync_subjects(
-    session: AsyncSession, subjects: Iterable[SubjectKey], now: datetime
+    session: AsyncSession, touched: Iterable[SubjectKey], now: datetime
 ) -> None:
     # Another scanner may have moved a different clock of the same subject: the subjects
     # are locked (in id order, so two scanners cannot deadlock) before their clocks are read.
-    by_kind = _by_kind(subjects)
+    by_kind = _by_kind(touched)
     for subject_type in sorted(by_kind):
-        kind = KINDS.get(subject_type)
-        if kind is not None:
-            await kind.sync_levels(session, by_kind[subject_type], now)
+        adapter = subjects.find(subject_type)
+        if adapter is not None:
+            await engine.sync_levels_locked(session, adapter, by_kind[subject_type], now)
 
 
 # -- the batched pass ---------------------------------------------------------------------
@@ -179,14 +155,15 @@ async def _scan_batch(
     session: AsyncSession,
     due: Sequence[repository.ClaimedClock],
     now: datetime,
-    rules: dict[uuid.UUID | None, _Rules],
+    policies: compiled.CompiledSet,
 ) -> int:
     """Applies every claimed clock with a fixed number of statements; transitions made."""
     reached_by_clock: list[list[int]] = []
     keys: list[TransitionKey] = []
     updates: list[dict[str, Any]] = []
     for clock in due:
-        ladder = rules[clock.policy_id].ladder
+        policy = policies.get(clock.policy_id)
+        ladder = policy.delays if policy is not None else ()
         reached = stages_due(
             clock.stage, warn_at=clock.warn_at, due_at=clock.due_at, ladder=ladder, now=now
         )
@@ -224,14 +201,10 @@ async def _scan_batch(
     for clock, new in zip(due, applied, strict=True):
         for stage in new:
             message, entry = _messages(
-                clock_id=clock.id,
-                subject_type=clock.subject_type,
-                subject_id=clock.subject_id,
-                target=clock.target,
-                due_at=clock.due_at,
+                clock=clock,
                 stage=stage,
-                rules=rules[clock.policy_id],
-                described=described.get((clock.subject_type, clock.subject_id), {}),
+                policy=policies.get(clock.policy_id),
+                described=described.get((clock.subject_type, clock.subject_id)),
                 now=now,
             )
             outbox.append(message)
@@ -250,7 +223,7 @@ async def _scan_each(
     session: AsyncSession,
     due: Sequence[repository.ClaimedClock],
     now: datetime,
-    rules: dict[uuid.UUID | None, _Rules],
+    policies: compiled.CompiledSet,
 ) -> tuple[int, int]:
     """The batch path for one clock at a time, each in its own savepoint, so a clock that
     fails is set aside (retried later) and the others still move; (transitions, failed)."""
@@ -258,7 +231,7 @@ async def _scan_each(
     for clock in due:
         try:
             async with session.begin_nested():
-                transitions += await _scan_batch(session, [clock], now, rules)
+                transitions += await _scan_batch(session, [clock], now, policies)
         except Exception:
             failed += 1
             log.exception("sla_clock_failed", clock_id=str(clock.id))
@@ -269,24 +242,36 @@ async def _scan_each(
 async def scan_once(
     sessionmaker: async_sessionmaker[AsyncSession], now: datetime, *, batch: int = 500
 ) -> ScanResult:
-    """One pass over the clocks due at ``now`` (at most ``batch`` of them)."""
+    """One pass: a batch of pending re-plans, then the clocks due at ``now`` (at most
+    ``batch`` of them)."""
+    replanned = await _replan_once(sessionmaker, now)
     async with sessionmaker() as session:
         due = await repository.claim_due(session, now, batch)
         if not due:
-            return ScanResult(claimed=0, transitions=0, failed=0)
-        policies = await repository.policies_by_id(
-            session, {c.policy_id for c in due if c.policy_id is not None}
-        )
-        rules: dict[uuid.UUID | None, _Rules] = {None: _Rules.of(None)}
-        for clock in due:
-            if clock.policy_id not in rules:
-                rules[clock.policy_id] = _Rules.of(policies.get(clock.policy_id))
+            return ScanResult(claimed=0, transitions=0, failed=0, replanned=replanned)
+        policies = await compiled.current(session)
         failed = 0
         try:
             async with session.begin_nested():
-                transitions = await _scan_batch(session, due, now, rules)
+                transitions = await _scan_batch(session, due, now, policies)
         except Exception:
             log.exception("sla_batch_failed", claimed=len(due))
-            transitions, failed = await _scan_each(session, due, now, rules)
+            transitions, failed = await _scan_each(session, due, now, policies)
         await commit(session)
-    return ScanResult(claimed=len(due), transitions=transitions, failed=failed)
+    return ScanResult(claimed=len(due), transitions=transitions, failed=failed, replanned=replanned)
+
+
+async def _replan_once(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """A re-plan batch in its own transaction: one that fails is logged and tried again
+    on the next pass; it never stops the scan."""
+    if not replans.should_look():
+        return 0
+    try:
+        async with sessionmaker() as session:
+            done = await replans.run_batch(session, now)
+            await commit(session)
+            return done
+    except Exception:
+        log.exception("sla_replan_failed")
+        replans.retry_later(RETRY_AFTER.total_seconds())
+        return 0

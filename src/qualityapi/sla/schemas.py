@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from qualityapi.common.schemas import InputModel, ReadModel, UtcDatetime
-from qualityapi.sla.models import Subject
+from qualityapi.sla import subjects
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -15,12 +15,18 @@ WEEKDAYS: tuple[Weekday, ...] = (
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
 )  # fmt: skip
 
-# Which clocks each subject has; a policy may set any subset.
-SUBJECT_TARGETS: dict[Subject, tuple[str, ...]] = {
-    Subject.work_order: ("response", "arrival", "resolution"),
-    Subject.complaint: ("response", "resolution", "feedback"),
-    Subject.survey_callback: ("callback",),
-}
+# A kind registered with the engine (``sla.subjects``); each says which clocks it has.
+SubjectKind = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=20,
+        pattern=r"^[a-z][a-z_]*$",
+        examples=["work_order"],
+        description="The kind of subject: `work_order` (and each kind added later, such as "
+        "`complaint` and `survey_callback`).",
+    ),
+]
 
 
 def _whole_seconds(value: timedelta) -> timedelta:
@@ -47,15 +53,27 @@ class CalendarCreate(InputModel):
     name: Name
     time_zone: str = Field(max_length=64, examples=["Asia/Shanghai"])
     working_hours: dict[Weekday, list[Interval]] = Field(
-        default_factory=dict, description="Per weekday; a missing day is closed."
+        default_factory=dict,
+        description="Per weekday; a missing day is closed. Intervals may not overlap, "
+        "neither within a day nor with the previous day's overnight interval.",
     )
     holidays: HolidaySource | None = Field(
         default=None,
         description="Public holidays of a country (and subdivision), with substituted "
         "working days, from the `holidays` library.",
     )
-    closed_days: list[date] = Field(default_factory=list, max_length=1000)
-    extra_working_days: list[date] = Field(default_factory=list, max_length=1000)
+    closed_days: list[date] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Closed whatever else applies; never also an extra working day.",
+    )
+    extra_working_days: list[date] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Worked even on a public holiday, with the hours of its own weekday; "
+        "on a weekday without hours (as for substituted working days), with those of the "
+        "first weekday from Monday on that has any.",
+    )
 
 
 class CalendarUpdate(InputModel):
@@ -86,6 +104,12 @@ def _target_shorthand(value: Any) -> Any:
     return {"duration": value} if isinstance(value, str) else value
 
 
+# No target, warning lead or escalation delay may exceed a year (and a day): a longer one
+# is no service level, and the bound keeps all deadline arithmetic inside datetime's range.
+_LONGEST = timedelta(days=366)
+_LONGEST_TEXT = "366 days (P366D)"
+
+
 class TargetSpec(InputModel):
     duration: timedelta | None = Field(default=None, examples=["PT4H"])
     working_days: int | None = Field(default=None, ge=1, le=365)
@@ -104,6 +128,8 @@ class TargetSpec(InputModel):
         if self.duration is not None:
             if self.duration <= timedelta(0):
                 raise ValueError("duration must be positive")
+            if self.duration > _LONGEST:
+                raise ValueError(f"duration must be at most {_LONGEST_TEXT}")
             _whole_seconds(self.duration)
         return self
 
@@ -124,18 +150,32 @@ class WarningSpec(InputModel):
     def _positive(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value <= timedelta(0):
             raise ValueError("lead must be positive")
+        if value is not None and value > _LONGEST:
+            raise ValueError(f"lead must be at most {_LONGEST_TEXT}")
         return value if value is None else _whole_seconds(value)
 
 
-class Notify(InputModel):
-    role: Literal["assignee", "team_supervisor", "team_manager", "staff"]
+Role = Literal["assignee", "team_supervisor", "team_manager", "staff"]
+
+
+class Fallback(InputModel):
+    role: Role
     staff_id: uuid.UUID | None = Field(default=None, description="Required when role is staff.")
 
     @model_validator(mode="after")
-    def _staff_needs_id(self) -> Notify:
+    def _staff_needs_id(self) -> Fallback:
         if (self.role == "staff") != (self.staff_id is not None):
             raise ValueError("staff_id is required for role 'staff' and only for it")
         return self
+
+
+class Notify(Fallback):
+    fallback: list[Fallback] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Whom to notify instead, in order, when nobody holds `role` for the "
+        "subject (e.g. the supervisor when the team has no manager).",
+    )
 
 
 class EscalationLevel(InputModel):
@@ -148,6 +188,8 @@ class EscalationLevel(InputModel):
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):
             raise ValueError("after must not be negative")
+        if value > _LONGEST:
+            raise ValueError(f"after must be at most {_LONGEST_TEXT}")
         return _whole_seconds(value)
 
 
@@ -165,24 +207,32 @@ def _check_ladder(levels: list[EscalationLevel]) -> None:
         raise ValueError("each escalation level must come no sooner than the one before")
 
 
-def _check_targets(subject: Subject, targets: dict[str, TargetSpec]) -> None:
-    allowed = SUBJECT_TARGETS[subject]
+def _check_targets(subject: str, targets: dict[str, TargetSpec]) -> None:
+    adapter = subjects.find(subject)
+    if adapter is None:
+        known = ", ".join(subjects.kinds()) or "none"
+        raise ValueError(f"no subject kind {subject!r}; registered kinds: {known}")
+    allowed = adapter.targets
     unknown = sorted(set(targets) - set(allowed))
     if unknown:
-        raise ValueError(
-            f"{subject.value} has no target {', '.join(unknown)}; use {', '.join(allowed)}"
-        )
+        raise ValueError(f"{subject} has no target {', '.join(unknown)}; use {', '.join(allowed)}")
 
 
 class SlaPolicyCreate(InputModel):
     name: Name
-    subject: Subject = Subject.work_order
+    subject: SubjectKind = "work_order"
     rank: int = Field(default=100, ge=0, le=100_000, description="Lower is tried first.")
     match: MatchSpec = Field(default_factory=MatchSpec)
     calendar_id: uuid.UUID
     targets: dict[str, Target] = Field(min_length=1, examples=[{"response": "PT1H"}])
     warning: WarningSpec = Field(default_factory=lambda: WarningSpec(percent=80))
     escalation: list[EscalationLevel] = Field(default_factory=list, max_length=20)
+    max_extensions: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="How many times one clock may be extended per cycle; null: no limit.",
+    )
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -200,6 +250,7 @@ class SlaPolicyUpdate(InputModel):
     targets: dict[str, Target] | None = None
     warning: WarningSpec | None = None
     escalation: list[EscalationLevel] | None = Field(default=None, max_length=20)
+    max_extensions: int | None = Field(default=None, ge=0, le=100)
     enabled: bool | None = None
 
     @model_validator(mode="after")
@@ -212,21 +263,27 @@ class SlaPolicyUpdate(InputModel):
 class SlaPolicyRead(ReadModel):
     id: uuid.UUID
     name: str
-    subject: Subject
+    subject: str
     rank: int
     match: MatchSpec
     calendar_id: uuid.UUID
     targets: dict[str, TargetSpec]
     warning: WarningSpec
     escalation: list[EscalationLevel]
+    max_extensions: int | None = None
     enabled: bool
+    replanning: bool = Field(
+        default=False,
+        description="True while an edit of this policy waits to reach its running clocks "
+        "(the scanner re-plans them in batches).",
+    )
     version: int
     created_at: UtcDatetime
     updated_at: UtcDatetime
 
 
 class PreviewRequest(InputModel):
-    subject: Subject = Subject.work_order
+    subject: SubjectKind = "work_order"
     priority: str | None = Field(default=None, max_length=50, examples=["urgent"])
     category: str | None = Field(default=None, max_length=100)
     start: UtcDatetime = Field(description="When the clocks would start (e.g. reported_at).")
@@ -247,19 +304,44 @@ class PreviewRead(ReadModel):
     deadlines: list[PreviewDeadline]
 
 
+ClockStateName = Literal["pending", "running", "paused", "met", "breached", "cancelled"]
+
+
+class ClockSummary(ReadModel):
+    """One clock as its subject shows it (``sla`` on a work order, the board)."""
+
+    target: str = Field(examples=["response"])
+    state: ClockStateName
+    due_at: UtcDatetime | None
+    warn_at: UtcDatetime | None
+
+
 class ClockRead(ReadModel):
     id: uuid.UUID
     target: str
-    state: str
+    state: ClockStateName
+    pending_reason: str | None = Field(
+        default=None, description="Why a `pending` clock has no deadline yet."
+    )
     cycle: int = Field(description="1, then +1 each time the clock restarts (reopen).")
     started_at: UtcDatetime
-    due_at: UtcDatetime | None
+    due_at: UtcDatetime | None = Field(
+        description="Null while pending, and while paused (it depends on when it resumes)."
+    )
     warn_at: UtcDatetime | None
     met_at: UtcDatetime | None
     breached_at: UtcDatetime | None
-    elapsed_seconds: float = Field(description="Working seconds used so far.")
+    elapsed_seconds: float = Field(
+        description="Working seconds used so far (up to met_at once met)."
+    )
     remaining_seconds: float | None = Field(description="Working seconds left; negative once late.")
     paused_segments: list[dict[str, Any]]
+    original_due_at: UtcDatetime | None = Field(
+        default=None, description="The deadline before any extension of this cycle."
+    )
+    extensions: list[dict[str, Any]] = Field(
+        default_factory=list, description="Each extension: at, from, to, reason."
+    )
     escalation_level: int = Field(description="Escalation levels reached (0 before any).")
     warning_level: Literal["blue", "yellow", "red", "none"]
     calendar_id: uuid.UUID
@@ -268,9 +350,14 @@ class ClockRead(ReadModel):
 
 
 class SubjectSlaRead(ReadModel):
-    subject_type: Subject
+    subject_type: str
     subject_id: uuid.UUID
     warning_level: Literal["blue", "yellow", "red", "none"]
     policy_id: uuid.UUID | None
     policy_name: str | None
+    replanning: bool = Field(
+        default=False,
+        description="True while a policy or calendar edit waits to be applied to these "
+        "clocks (the scanner re-plans in batches).",
+    )
     clocks: list[ClockRead]

@@ -1,39 +1,160 @@
-"""What the scanner needs from each kind of subject, so the engine stays subject-agnostic.
+"""The one seam between the SLA engine and the things that have clocks.
 
-Work orders register today; complaints and survey callbacks add an entry when they land.
+A subject kind (work orders, complaints, survey callbacks, ...) implements
+``SubjectAdapter`` in its own domain package and registers it once at the composition
+root (``main.create_app``). The engine then gives it clocks, levels, escalations, ``sla.*``
+events, the board and re-plans after policy or calendar edits, with no code of its own
+in ``sla/``: the adapter says *what* (its targets, what each action does to a clock,
+where its level is shown), the engine does *how*.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualityapi.sla import work_orders
+from qualityapi.sla.vocabulary import Op
 
-DescribeMany = Callable[
-    [AsyncSession, Iterable[uuid.UUID]], Awaitable[dict[uuid.UUID, dict[str, Any]]]
-]
-SyncLevels = Callable[[AsyncSession, Iterable[uuid.UUID], datetime], Awaitable[None]]
+# In an action map: every target not named on its own.
+EVERY = "*"
 
 
 @dataclass(frozen=True)
-class SubjectKind:
-    # Per subject id: {"subject": {"type", "id", "number"}, "people": {role: staff id}}
-    # for SLA events, loaded in one go for a whole scanner pass; missing subjects are
-    # left out.
-    describe_many: DescribeMany
-    # Re-derive the subjects' warning levels and SLA summaries from their clocks, safely
-    # against concurrent scanners and requests (rows locked in id order).
-    sync_levels: SyncLevels
+class SubjectFacts:
+    """What the engine reads of one subject to match a policy and plan its clocks."""
+
+    id: uuid.UUID
+    priority: str | None
+    category: str | None
+    started_at: datetime
+    appointment_end: datetime | None = None
+    on_hold: bool = False
+    # Finished subjects (resolved, closed, cancelled) start no new clocks on a re-plan.
+    finished: bool = False
 
 
-KINDS: dict[str, SubjectKind] = {
-    work_orders.SUBJECT.value: SubjectKind(
-        describe_many=work_orders.describe_many, sync_levels=work_orders.sync_levels_locked
-    ),
-}
+@dataclass(frozen=True)
+class Contact:
+    """Whom a role means for one subject; ``reason`` says why nobody, when nobody."""
+
+    staff_id: uuid.UUID | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Description:
+    """A subject as ``sla.*`` events and the timeline show it."""
+
+    number: str | None
+    title: str | None
+    # role ("assignee", "team_supervisor", "team_manager", ...) -> contact
+    people: Mapping[str, Contact] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LevelStore:
+    """Where a subject shows what the engine derives, and what the board lists.
+
+    Column names of ``table``. The engine writes ``level`` and ``summary`` (and bumps
+    ``version`` when there is one, so ETags change), and reads ``number``, ``title``,
+    ``status`` and ``since`` (the board's oldest-first order) of the subjects whose
+    ``status`` is one of ``open_statuses``.
+    """
+
+    table: Table
+    open_statuses: frozenset[str]
+    id: str = "id"
+    level: str = "warning_level"
+    summary: str = "sla"
+    version: str | None = "version"
+    number: str = "number"
+    title: str = "title"
+    status: str = "status"
+    since: str = "created_at"
+
+
+class SubjectAdapter(Protocol):
+    """What a subject kind tells the engine. See ``work_orders.sla`` for the model."""
+
+    @property
+    def kind(self) -> str:
+        """The ``subject_type`` of its clocks and events, e.g. ``work_order``."""
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The clocks a policy for this kind may set, e.g. response, resolution."""
+
+    @property
+    def actions(self) -> Mapping[str, Mapping[str, Op]]:
+        """action -> {target or ``EVERY``: op}: what each of its actions does to clocks.
+
+        An action not listed leaves the clocks alone; a target named explicitly wins
+        over ``EVERY``."""
+
+    @property
+    def replan_fields(self) -> Collection[str]:
+        """Fields whose change re-matches the policy and re-plans every clock."""
+
+    @property
+    def store(self) -> LevelStore: ...
+
+    @property
+    def default_policies(self) -> Sequence[Mapping[str, Any]]:
+        """Policies created when no policy of this kind exists yet (first start, or the
+        first start after the kind was added). Like ``SlaPolicyCreate`` but calendars are
+        named: ``"calendar": "business"`` (and per target ``{"calendar": "24x7"}``);
+        ``warning`` defaults to 80 %, ``escalation`` to ``sla.policies.DEFAULT_LADDER``."""
+
+    async def describe_many(
+        self, session: AsyncSession, ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, Description]:
+        """One query per page of ids; missing subjects are left out."""
+
+    async def facts_many(
+        self, session: AsyncSession, ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, SubjectFacts]:
+        """For re-plans the engine starts itself (policy and calendar edits)."""
+
+
+def ops_for(adapter: SubjectAdapter, action: str, target: str) -> Op | None:
+    table = adapter.actions.get(action, {})
+    return table.get(target, table.get(EVERY))
+
+
+class UnknownSubject(LookupError):
+    pass
+
+
+_registry: dict[str, SubjectAdapter] = {}
+
+
+def register(adapter: SubjectAdapter) -> None:
+    """Once per kind at the composition root; registering the same kind again replaces it
+    (each app instance registers its own, tests create many)."""
+    _registry[adapter.kind] = adapter
+
+
+def get(kind: str) -> SubjectAdapter:
+    try:
+        return _registry[kind]
+    except KeyError:
+        raise UnknownSubject(f"no subject kind {kind!r} is registered") from None
+
+
+def find(kind: str) -> SubjectAdapter | None:
+    return _registry.get(kind)
+
+
+def kinds() -> tuple[str, ...]:
+    return tuple(_registry)
+
+
+def unregister(kind: str) -> None:
+    """For tests that add a kind of their own."""
+    _registry.pop(kind, None)

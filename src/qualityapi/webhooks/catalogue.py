@@ -47,7 +47,7 @@ EVENT_TYPES: dict[str, EventType] = {
     wo_events.RESOLVED: EventType("A work order was resolved.", _WO),
     wo_events.CLOSED: EventType("A work order was closed.", _WO),
     sla_events.WARNING: EventType("A clock turned yellow: the deadline is near.", _SLA),
-    sla_events.BREACHED: EventType("A clock turned red: the deadline passed.", _SLA),
+    sla_events.BREACHED_EVENT: EventType("A clock turned red: the deadline passed.", _SLA),
     sla_events.ESCALATED: EventType("A breached clock reached the next escalation level.", _SLA),
     ENDPOINT_DISABLED: EventType(
         "The service disabled an endpoint (410 Gone, or failing too long).", EndpointDisabledData

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.common.jsonable import jsonable
 from qualityapi.common.schemas import UtcDatetime
 from qualityapi.events import repository as events
-from qualityapi.work_orders.models import Priority, WarningLevel, WorkOrder
+from qualityapi.sla.vocabulary import WarningLevel
+from qualityapi.work_orders.models import Priority, WorkOrder
 from qualityapi.work_orders.states import Action, Status
 
 CREATED = "work_order.created"

@@ -9,6 +9,7 @@ from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualityapi.db.base import Base, BigIntPk, UuidPk
+from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.work_orders.states import Action, Facts, Status, allowed_actions
 
 
@@ -16,13 +17,6 @@ class Priority(enum.StrEnum):
     urgent = "urgent"
     high = "high"
     normal = "normal"
-
-
-class WarningLevel(enum.StrEnum):
-    none = "none"
-    blue = "blue"
-    yellow = "yellow"
-    red = "red"
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from qualityapi.common.pagination import PageParams, paginate_newest_first
 from qualityapi.db.base import table_of
+from qualityapi.sla.vocabulary import WarningLevel
+from qualityapi.staff.models import Team
 from qualityapi.work_orders.models import (
     ChecklistTemplate,
     NumberSequence,
     Priority,
-    WarningLevel,
     WorkOrder,
     WorkOrderChecklist,
     WorkOrderLog,
@@ -172,3 +173,51 @@ async def latest_template(session: AsyncSession, name: str) -> ChecklistTemplate
 async def list_templates(session: AsyncSession) -> Sequence[ChecklistTemplate]:
     stmt = select(ChecklistTemplate).order_by(ChecklistTemplate.name, ChecklistTemplate.version)
     return (await session.execute(stmt)).scalars().all()
+
+
+# --- what the SLA engine reads (work_orders.sla) ---------------------------------------------
+
+_orders = table_of(WorkOrder)
+_teams = table_of(Team)
+
+
+def _pages(ids: Iterable[uuid.UUID], size: int = 1000) -> Iterator[list[uuid.UUID]]:
+    # Both databases cap the parameters of one statement.
+    listed = sorted(set(ids))
+    for start in range(0, len(listed), size):
+        yield listed[start : start + size]
+
+
+async def people_of(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Any]:
+    """id, number, title, assignee, team and its supervisor and manager, per order."""
+    rows: list[Any] = []
+    for part in _pages(ids):
+        stmt = (
+            select(
+                _orders.c.id,
+                _orders.c.number,
+                _orders.c.title,
+                _orders.c.assignee_id,
+                _orders.c.team_id,
+                _teams.c.name.label("team_name"),
+                _teams.c.supervisor_id,
+                _teams.c.manager_id,
+            )
+            .select_from(_orders)
+            .outerjoin(_teams, _teams.c.id == _orders.c.team_id)
+            .where(_orders.c.id.in_(part))
+        )
+        rows.extend((await session.execute(stmt)).all())
+    return rows
+
+
+async def sla_facts_of(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Any]:
+    """What the SLA engine plans an order's clocks by, per order."""
+    rows: list[Any] = []
+    c = _orders.c
+    for part in _pages(ids):
+        stmt = select(
+            c.id, c.priority, c.category, c.reported_at, c.appointment_end, c.status
+        ).where(c.id.in_(part))
+        rows.extend((await session.execute(stmt)).all())
+    return rows

@@ -15,10 +15,13 @@ from qualityapi.common.pagination import PageDep, SeqPageDep, split_page
 from qualityapi.common.schemas import Page, UtcDatetime
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
+from qualityapi.sla import engine as sla_engine
+from qualityapi.sla.schemas import SubjectSlaRead
+from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.timeline import repository as timeline
 from qualityapi.timeline.schemas import TimelineEventRead
 from qualityapi.work_orders import fieldwork, repository, service
-from qualityapi.work_orders.models import Priority, WarningLevel, WorkOrder
+from qualityapi.work_orders.models import Priority, WorkOrder
 from qualityapi.work_orders.schemas import (
     ChecklistRead,
     ChecklistTemplateCreate,
@@ -30,6 +33,7 @@ from qualityapi.work_orders.schemas import (
     WorkOrderRead,
     WorkOrderUpdate,
 )
+from qualityapi.work_orders.sla import ADAPTER
 from qualityapi.work_orders.states import Status
 
 router = APIRouter(tags=["work-orders"])
@@ -119,6 +123,15 @@ async def update_work_order(
     check_if_match(if_match, wo.version)
     wo = await service.update(session, wo, data, actor=principal, now=clock.now())
     return read(wo, response)
+
+
+@router.get("/work-orders/{work_order_id}/sla", responses=problem_responses(404))
+async def get_work_order_sla(
+    work_order_id: uuid.UUID, session: SessionDep, _: ViewerDep, clock: ClockDep
+) -> SubjectSlaRead:
+    """Every SLA clock of the order: deadlines, time used and left, pauses, escalation."""
+    await service.get_values(session, work_order_id)
+    return await sla_engine.explain(session, ADAPTER, work_order_id, clock.now())
 
 
 @router.get("/work-orders/{work_order_id}/events", responses=problem_responses(400, 404))

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import EmailStr, Field, model_validator
 
 from qualityapi.common.schemas import InputModel, LongText, ReadModel, ShortText, UtcDatetime
-from qualityapi.work_orders.models import Priority, WarningLevel
+from qualityapi.sla.schemas import ClockSummary
+from qualityapi.sla.vocabulary import WarningLevel
+from qualityapi.work_orders.models import Priority
 from qualityapi.work_orders.states import Action, Status
 
 
@@ -60,13 +62,6 @@ class WorkOrderUpdate(InputModel):
     appointment_end: UtcDatetime | None = None
 
 
-class SlaClockSummary(ReadModel):
-    target: Literal["response", "arrival", "resolution"]
-    state: Literal["running", "paused", "met", "breached", "cancelled"]
-    due_at: UtcDatetime | None
-    warn_at: UtcDatetime | None
-
-
 class CustomerRead(ReadModel):
     name: str
     phone: str | None = None
@@ -90,7 +85,7 @@ class WorkOrderRead(ReadModel):
     assignee_id: uuid.UUID | None
     team_id: uuid.UUID | None
     warning_level: WarningLevel
-    sla: list[SlaClockSummary] = Field(
+    sla: list[ClockSummary] = Field(
         default_factory=list, description="One entry per SLA clock (empty until clocks exist)."
     )
     responded_at: UtcDatetime | None

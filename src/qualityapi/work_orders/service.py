@@ -12,10 +12,12 @@ from qualityapi.auth.principal import Principal
 from qualityapi.common.jsonable import ChangeSet
 from qualityapi.db.base import new_id
 from qualityapi.errors import InvalidTransition, NotFound, Unprocessable
+from qualityapi.sla import engine as sla
+from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.staff.service import ensure_staff_exists, ensure_team_exists
 from qualityapi.timeline import repository as timeline
-from qualityapi.work_orders import events, hooks, repository
-from qualityapi.work_orders.models import WarningLevel, WorkOrder
+from qualityapi.work_orders import events, repository
+from qualityapi.work_orders.models import WorkOrder
 from qualityapi.work_orders.schemas import (
     ActionNote,
     AssignAction,
@@ -25,6 +27,7 @@ from qualityapi.work_orders.schemas import (
     WorkOrderRead,
     WorkOrderUpdate,
 )
+from qualityapi.work_orders.sla import ADAPTER, facts_of
 from qualityapi.work_orders.states import (
     EVENT_TYPES,
     Action,
@@ -98,8 +101,8 @@ async def create(
         "created_at": now,
         "updated_at": now,
     }
-    for listener in hooks.listeners():
-        await listener.creating(session, values, now)
+    derived = await sla.start(session, ADAPTER, facts_of(values), now)
+    values["warning_level"], values["sla"] = derived.level, derived.summary
     await repository.insert_values(session, values)
     changes: dict[str, Any] = {"status": {"old": None, "new": status.value}}
     if data.assignee_id:
@@ -115,6 +118,14 @@ async def create(
     )
     await events.created(session, values, now)
     return values
+
+
+def _show(wo: WorkOrder, derived: sla.Derived) -> None:
+    # Assigned only when different: an unchanged JSON value must not dirty the row.
+    if wo.sla != derived.summary:
+        wo.sla = derived.summary
+    if wo.warning_level != derived.level:
+        wo.warning_level = derived.level
 
 
 async def get_values(session: AsyncSession, work_order_id: uuid.UUID) -> dict[str, Any]:
@@ -150,8 +161,9 @@ async def update(
         cs.set(field, value)
     if cs.changes:
         wo.updated_at = now
-        for listener in hooks.listeners():
-            await listener.updated(session, wo, set(cs.changes), now)
+        if set(cs.changes) & ADAPTER.replan_fields:
+            derived = await sla.replan(session, ADAPTER, facts_of(wo), now, level=wo.warning_level)
+            _show(wo, derived)
         await timeline.add(
             session,
             subject_type=SUBJECT,
@@ -229,8 +241,10 @@ async def apply_action(
         changes=cs.changes,
         note=note,
     )
-    for listener in hooks.listeners():
-        await listener.acted(session, wo, action, now)
+    derived = await sla.act(
+        session, ADAPTER, facts_of(wo), action.value, now, level=wo.warning_level
+    )
+    _show(wo, derived)
     await events.acted(session, wo, action, previous, now)
     # Always a version bump: an action is a write even when it changed no column value.
     await session.flush()

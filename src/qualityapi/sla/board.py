@@ -1,0 +1,83 @@
+"""The red / yellow / blue board: open subjects of every registered kind by level."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualityapi.common.schemas import UtcDatetime
+from qualityapi.sla import repository, subjects
+from qualityapi.sla.schemas import ClockSummary
+from qualityapi.sla.vocabulary import WarningLevel
+
+Level = Literal["red", "yellow", "blue", "none"]
+LEVELS: tuple[Level, ...] = ("red", "yellow", "blue", "none")
+
+
+class BoardItem(BaseModel):
+    subject_type: str = Field(examples=["work_order"])
+    id: uuid.UUID
+    number: str | None
+    title: str | None
+    status: str
+    warning_level: WarningLevel
+    since: UtcDatetime = Field(description="When its clocks started (e.g. reported_at).")
+    next_due_at: UtcDatetime | None = Field(
+        description="The earliest deadline among its running clocks."
+    )
+    sla: list[ClockSummary] = Field(description="Its clocks: target, state, due_at, warn_at.")
+
+
+class Board(BaseModel):
+    counts: dict[Level, int] = Field(description="Open items per warning level.")
+    by_subject: dict[str, dict[Level, int]] = Field(
+        description="The same counts per kind of subject."
+    )
+    items: dict[Level, list[BoardItem]] = Field(
+        description="The oldest open items of each level (most urgent first), up to `limit`."
+    )
+
+
+def _next_due(summary: list[dict[str, Any]]) -> datetime | None:
+    dues = [
+        datetime.fromisoformat(c["due_at"].replace("Z", "+00:00"))
+        for c in summary
+        if c.get("due_at") and c.get("state") in ("running", "breached")
+    ]
+    return min(dues, default=None)
+
+
+async def board(session: AsyncSession, *, kinds: tuple[str, ...], limit: int) -> Board:
+    counts: dict[Level, int] = dict.fromkeys(LEVELS, 0)
+    by_subject: dict[str, dict[Level, int]] = {}
+    items: dict[Level, list[BoardItem]] = {level: [] for level in LEVELS}
+    for kind in kinds:
+        store = subjects.get(kind).store
+        found = await repository.count_open_by_level(session, store)
+        per_level: dict[Level, int] = {lv: found.get(lv, 0) for lv in LEVELS}
+        by_subject[kind] = per_level
+        for lv in LEVELS:
+            counts[lv] += per_level[lv]
+            if limit and per_level[lv]:
+                rows = await repository.open_at_level(session, store, lv, limit)
+                items[lv].extend(
+                    BoardItem(
+                        subject_type=kind,
+                        id=row["id"],
+                        number=row["number"],
+                        title=row["title"],
+                        status=getattr(row["status"], "value", row["status"]),
+                        warning_level=WarningLevel(lv),
+                        since=row["since"],
+                        next_due_at=_next_due(row["sla"] or []),
+                        sla=[ClockSummary.model_validate(c) for c in row["sla"] or []],
+                    )
+                    for row in rows
+                )
+    for lv in LEVELS:
+        items[lv] = sorted(items[lv], key=lambda i: (i.since, str(i.id)))[:limit]
+    return Board(counts=counts, by_subject=by_subject, items=items)
