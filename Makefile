@@ -3,23 +3,29 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Serving needs only the service's own dependencies; tests and linters add the dev extra.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck openapi migrate bench install clean check
 
-# (Re)install whenever pyproject.toml changes; the stamp makes repeat runs instant.
-$(STAMP): pyproject.toml
+# (Re)install whenever pyproject.toml changes; the stamps make repeat runs instant.
+$(RUN_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)  ## migrate the database (SQLite file by default) and serve on :8000
+run: $(RUN_STAMP)  ## migrate the database (SQLite file by default) and serve on :8000
 	$(BIN)/qualityapi serve
 
-migrate: $(STAMP)
+migrate: $(RUN_STAMP)
 	$(BIN)/qualityapi migrate
 
 test: $(STAMP)  ## the whole suite: SQLite and a real PostgreSQL started by the tests

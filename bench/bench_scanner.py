@@ -71,7 +71,11 @@ from qualityapi.db.session import make_sessionmaker  # noqa: E402
 from qualityapi.logs import configure_logging  # noqa: E402
 from qualityapi.scheduler import jobs as scheduler_jobs  # noqa: E402
 from qualityapi.scheduler.jobs import SlaScanJob  # noqa: E402
-from qualityapi.sla import repository, signals  # noqa: E402
+from qualityapi.sla import (  # noqa: E402
+    repository,
+    signals,
+    subjects,
+)
 from qualityapi.sla.calendars import ALWAYS_OPEN  # noqa: E402
 from qualityapi.sla.clockwork import next_check, stages_due  # noqa: E402
 from qualityapi.sla.compiled import ladder as ladder_of  # noqa: E402
@@ -80,6 +84,7 @@ from qualityapi.sla.policies import seed_defaults  # noqa: E402
 from qualityapi.sla.scanner import ScanResult, scan_once  # noqa: E402
 from qualityapi.sla.vocabulary import BREACHED  # noqa: E402
 from qualityapi.work_orders.models import WorkOrder  # noqa: E402
+from qualityapi.work_orders.sla import ADAPTER as WORK_ORDERS  # noqa: E402
 from qualityapi.work_orders.states import OPEN_STATUSES  # noqa: E402
 
 MIGRATIONS = REPO_ROOT / "migrations"
@@ -397,6 +402,8 @@ def _z(at: datetime | None) -> str | None:
 async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> Dataset:
     now = datetime.now(UTC)
     async with sessionmaker() as session:
+        # What create_app does at the composition root: work orders are a subject kind.
+        subjects.register(WORK_ORDERS)
         await seed_defaults(session, actor=SYSTEM_PRINCIPAL, now=now)
         await session.commit()
         policy = await repository.get_policy_by_name(session, "urgent")

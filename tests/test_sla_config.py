@@ -42,7 +42,13 @@ async def test_first_start_creates_the_default_calendars_and_policies(api: Api) 
     ]
     assert "saturday" not in business["working_hours"]
     policies = await _by_name(api, "/v1/sla-policies")
-    assert set(policies) == {"urgent", "high", "normal"}
+    by_subject: dict[str, set[str]] = {}
+    for name, policy in policies.items():
+        by_subject.setdefault(policy["subject"], set()).add(name)
+    # Each registered kind brings its own defaults (sla.policies.seed_subject_defaults).
+    assert by_subject["work_order"] == {"urgent", "high", "normal"}
+    assert by_subject["complaint"] == {"complaint simple", "complaint general", "complaint major"}
+    assert len(by_subject["survey_callback"]) == 1
     assert policies["urgent"]["targets"] == {
         "response": {"duration": "PT1H", "working_days": None, "until": None, "calendar_id": None},
         "arrival": {"duration": "PT4H", "working_days": None, "until": None, "calendar_id": None},

@@ -90,7 +90,7 @@ async def test_webhook_endpoints_are_for_admins(hooks_api: Api) -> None:
         "/v1/webhook-event-types", headers=hooks_api.auth(Role.viewer)
     )
     names = {t["type"]: t["emitted"] for t in types.json()}
-    assert names["sla.breached"] is True and names["complaint.created"] is False
+    assert names["sla.breached"] is True and names["complaint.created"] is True
     assert "webhook.endpoint_disabled" in names
 
 

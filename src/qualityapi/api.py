@@ -6,9 +6,14 @@ from fastapi import APIRouter, FastAPI
 
 from qualityapi.audit.router import router as audit_router
 from qualityapi.auth.router import router as keys_router
+from qualityapi.complaints.actions import router as complaint_actions_router
+from qualityapi.complaints.router import plans_router as improvement_plans_router
+from qualityapi.complaints.router import router as complaints_router
 from qualityapi.errors import problem_responses
 from qualityapi.sla.router import router as sla_router
 from qualityapi.staff.router import router as staff_router
+from qualityapi.surveys.router import router as surveys_router
+from qualityapi.surveys.router import templates_router as survey_templates_router
 from qualityapi.webhooks.router import router as webhooks_router
 from qualityapi.webhooks.router import types_router as webhook_types_router
 from qualityapi.work_orders.actions import router as work_order_actions_router
@@ -19,6 +24,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     work_orders_router,
     work_order_actions_router,
     templates_router,
+    complaints_router,
+    complaint_actions_router,
+    improvement_plans_router,
+    surveys_router,
+    survey_templates_router,
     sla_router,
     staff_router,
     webhooks_router,

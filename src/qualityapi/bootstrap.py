@@ -29,7 +29,8 @@ def first_key_banner(raw_key: str, base_url: str) -> str:
             f"   curl -H 'Authorization: Bearer {raw_key}' {base_url}/v1/work-orders",
             "",
             " More keys: .venv/bin/qualityapi keys create --name alice --role agent",
-            f" API docs:  {base_url}/docs",
+            f" Board:     {base_url}/board   (paste the key when it asks)",
+            f" API docs:  {base_url}/docs   and {base_url}/redoc",
             "=" * 78,
             "",
         ]

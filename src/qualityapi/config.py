@@ -71,6 +71,38 @@ class Settings(BaseSettings):
     # How long a claimed delivery stays reserved; after a crash it is claimed again.
     webhook_lease_seconds: float = Field(default=60.0, ge=1)
 
+    # --- staff quality (see README "Staff quality records") ---
+    # 001 §4.1: the third service error within the window flags the person for retraining.
+    staff_retraining_threshold: int = Field(default=3, ge=1, le=100)
+    staff_retraining_window_days: int = Field(default=90, ge=1, le=3650)
+    # Automatic error records: for the assignee of a breached clock (once per clock), and
+    # for the person an upheld complaint is about (once per complaint).
+    staff_error_from_breach: bool = False
+    staff_error_from_complaint: bool = False
+
+    # --- complaints (see README "Complaints") ---
+    # 001 §3.1 high-frequency problems: this many complaints with the same category (or
+    # location, or customer) within the window raise a flag and an improvement plan.
+    complaint_recurrence_threshold: int = Field(default=3, ge=2, le=1000)
+    complaint_recurrence_window_days: int = Field(default=30, ge=1, le=3650)
+    # A dissatisfied survey answer opens a complaint linked to the work order.
+    complaint_from_dissatisfied_survey: bool = False
+
+    # --- surveys (see README "Surveys") ---
+    # Failed call attempts (no answer, wrong number) after which a callback ends unreached.
+    survey_max_failed_attempts: int = Field(default=3, ge=1, le=20)
+    # How long a customer's answer link works (links are commonly valid 7 days).
+    survey_link_valid_days: float = Field(default=7.0, gt=0, le=90)
+    # A customer (same phone or e-mail) is not surveyed again within this many days; 0: no limit.
+    survey_throttle_days: float = Field(default=30.0, ge=0, le=3650)
+    # An overall score at or below this raises survey.dissatisfied (so does "not solved").
+    survey_dissatisfied_threshold: int = Field(default=2, ge=1, le=4)
+    # "Not solved" in an answer reopens the work order.
+    survey_reopen_when_not_solved: bool = False
+    # Where customers open /s/{token}, e.g. https://feedback.example.com (behind a proxy);
+    # default: the base URL of the request that created the link.
+    survey_link_base_url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
+
     @field_validator("bootstrap_admin_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:

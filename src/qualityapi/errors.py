@@ -91,10 +91,12 @@ class Conflict(AppError):
 class InvalidTransition(Conflict):
     slug, title = "invalid-transition", "Action not allowed in the current status"
 
-    def __init__(self, *, action: str, status: str, allowed: Sequence[str]) -> None:
+    def __init__(
+        self, *, action: str, status: str, allowed: Sequence[str], subject: str = "work order"
+    ) -> None:
         allowed_text = ", ".join(allowed) if allowed else "none"
         super().__init__(
-            f"cannot '{action}' a work order in status '{status}'; allowed: {allowed_text}",
+            f"cannot '{action}' a {subject} in status '{status}'; allowed: {allowed_text}",
             extra={"current_status": status, "allowed_actions": list(allowed)},
         )
 

@@ -17,16 +17,27 @@ from qualityapi.api import mount_v1
 from qualityapi.auth.dependencies import AuthCache, min_role_of
 from qualityapi.bootstrap import prepare
 from qualityapi.clock import Clock, SystemClock
+from qualityapi.complaints import events as complaint_events
+from qualityapi.complaints import frequency as complaint_frequency
+from qualityapi.complaints import reactions as complaint_reactions
+from qualityapi.complaints.sla import ADAPTER as COMPLAINTS
 from qualityapi.config import Settings, get_settings
 from qualityapi.db.engine import make_engine
 from qualityapi.db.migrations import head_revision
 from qualityapi.db.session import make_sessionmaker
 from qualityapi.errors import install_error_handlers
+from qualityapi.events import reactions
 from qualityapi.health.router import router as health_router
 from qualityapi.logs import configure_logging
 from qualityapi.middleware import InputGuard, RequestContext
 from qualityapi.scheduler.jobs import SlaScanJob
 from qualityapi.sla import subjects
+from qualityapi.sla.events import BREACHED_EVENT
+from qualityapi.staff import service as staff_service
+from qualityapi.surveys import reactions as survey_reactions
+from qualityapi.surveys import templates as survey_templates
+from qualityapi.surveys.sla import ADAPTER as SURVEY_CALLBACKS
+from qualityapi.web.survey_page import router as survey_page_router
 from qualityapi.webhooks.dispatcher import Dispatcher
 from qualityapi.webhooks.openapi import document_webhooks
 from qualityapi.webhooks.sender import Sender
@@ -86,6 +97,24 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     clock = clock or SystemClock()
     # The composition root: every kind of subject with clocks registers its adapter here.
     subjects.register(WORK_ORDERS)
+    subjects.register(COMPLAINTS)
+    subjects.register(SURVEY_CALLBACKS)
+    # Resolving an order issues its survey callback; reopening withdraws a pending one.
+    survey_reactions.install(settings)
+    complaint_frequency.configure(
+        complaint_frequency.Rule(
+            threshold=settings.complaint_recurrence_threshold,
+            window_days=settings.complaint_recurrence_window_days,
+        )
+    )
+    complaint_reactions.configure(
+        open_from_dissatisfied_survey=settings.complaint_from_dissatisfied_survey
+    )
+    reactions.on("survey.dissatisfied", complaint_reactions.open_for_dissatisfied_survey)
+    # Staff error records from breaches and upheld complaints (each off unless enabled).
+    staff_service.configure(staff_service.QualityRules.of(settings))
+    reactions.on(BREACHED_EVENT, staff_service.record_from_breach)
+    reactions.on(complaint_events.STATUS_CHANGED, staff_service.record_from_complaint)
     configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
@@ -94,8 +123,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         banner = await prepare(app.state.sessionmaker, settings, clock)
-        if banner:
-            print(banner, file=sys.stderr, flush=True)
+        await survey_templates.seed_default(app.state.sessionmaker, clock)
         # The sender serves test pings on every replica; the dispatcher only where the
         # background work runs.
         sender = Sender(
@@ -117,6 +145,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             scanner.start()
             dispatcher = Dispatcher(app.state.sessionmaker, clock, sender, settings)
             dispatcher.start()
+        if banner:
+            # Last, after the start-up lines, so the key stays on the screen.
+            print(banner, file=sys.stderr, flush=True)
         try:
             yield
         finally:
@@ -140,6 +171,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.migrations_head = head_revision(settings.migrations_dir)
     install_error_handlers(app)
     app.include_router(health_router)
+    # The customer's survey answer page /s/{token}: no key, not in the OpenAPI document.
+    app.include_router(survey_page_router)
     mount_v1(app)
     app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)

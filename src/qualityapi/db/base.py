@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Enum,
     Integer,
     MetaData,
     Table,
@@ -65,6 +67,12 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigIntPk = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def str_enum(cls: type[enum.Enum]) -> Enum:
+    """An enum column as VARCHAR, not a native enum: adding a value later is a plain
+    migration (PostgreSQL cannot drop a native enum value)."""
+    return Enum(cls, native_enum=False, length=20, validate_strings=True)
 
 
 def new_id() -> uuid.UUID:

@@ -3,10 +3,18 @@
 from qualityapi.audit.models import AuditEvent
 from qualityapi.auth.models import ApiKey
 from qualityapi.common.idempotency import IdempotencyRecord
+from qualityapi.complaints.models import Complaint, CorrectiveAction, ImprovementPlan
 from qualityapi.db.base import Base
 from qualityapi.events.models import OutboxMessage
 from qualityapi.sla.models import Calendar, SlaClock, SlaPolicy, SlaReplan, SlaTransition
-from qualityapi.staff.models import Staff, Team
+from qualityapi.staff.models import ErrorRecord, Staff, Team
+from qualityapi.surveys.models import (
+    Survey,
+    SurveyAttempt,
+    SurveyLink,
+    SurveyResponse,
+    SurveyTemplate,
+)
 from qualityapi.timeline.models import TimelineEvent
 from qualityapi.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from qualityapi.work_orders.models import (
@@ -23,7 +31,11 @@ __all__ = [
     "Base",
     "Calendar",
     "ChecklistTemplate",
+    "Complaint",
+    "CorrectiveAction",
+    "ErrorRecord",
     "IdempotencyRecord",
+    "ImprovementPlan",
     "NumberSequence",
     "OutboxMessage",
     "SlaClock",
@@ -31,6 +43,11 @@ __all__ = [
     "SlaReplan",
     "SlaTransition",
     "Staff",
+    "Survey",
+    "SurveyAttempt",
+    "SurveyLink",
+    "SurveyResponse",
+    "SurveyTemplate",
     "Team",
     "TimelineEvent",
     "WebhookAttempt",

@@ -84,13 +84,15 @@ class SlaScanJob:
             while True:
                 self._pending = False
                 result = await scan_once(self._sessionmaker, self._clock.now(), batch=self._batch)
-                if result.transitions or result.failed:
-                    log.info(
-                        "sla_scan",
-                        claimed=result.claimed,
-                        transitions=result.transitions,
-                        failed=result.failed,
-                    )
+                # Per pass: debug, so that a busy service's log (and the first run's key
+                # banner) stays readable; a failure is a warning.
+                (log.warning if result.failed else log.debug)(
+                    "sla_scan",
+                    claimed=result.claimed,
+                    transitions=result.transitions,
+                    failed=result.failed,
+                    replanned=result.replanned,
+                )
                 # A full batch of due clocks or of re-plans: more may be waiting.
                 more = result.claimed >= self._batch or result.replanned >= replans.BATCH
                 if not more and not self._pending:

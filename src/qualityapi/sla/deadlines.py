@@ -2,7 +2,8 @@
 
 A target is one of
 - a duration of working time on a calendar (a 24x7 calendar makes it plain elapsed time),
-- N working days (due at the end of the Nth working day after the start's local date),
+- N working days (due at the end of the Nth working day after the start's local date;
+  0 means by the end of the same working day, see ``end_of_working_day``),
 - the subject's appointment end (``arrive by the end of the appointment window``).
 
 The warning instant is the earlier of "percent of the target elapsed" (measured in working
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 from qualityapi.sla.calendar import (
     BusinessCalendar,
     add_working_days,
     add_working_time,
+    next_working_instant,
     working_seconds_between,
 )
 
@@ -60,11 +63,23 @@ def due_at(
     match target:
         case DurationTarget(duration=duration, calendar=calendar):
             return add_working_time(calendar, start, duration)
+        case WorkingDaysTarget(days=0, calendar=calendar):
+            return end_of_working_day(calendar, start)
         case WorkingDaysTarget(days=days, calendar=calendar):
             return add_working_days(calendar, start, days)
         case AppointmentEndTarget():
             return appointment_end
     raise TypeError(f"unknown target {target!r}")
+
+
+def end_of_working_day(calendar: BusinessCalendar, start: datetime) -> datetime:
+    """ "By the end of the same working day": the end of the local working day on which work
+    can start (the next working day's end when ``start`` is after hours or on a day off)."""
+    first = next_working_instant(calendar, start)
+    local = first.astimezone(ZoneInfo(calendar.tz))
+    # add_working_days counts days after its start's local date: start from the day before.
+    day_before = datetime.combine(local.date() - timedelta(days=1), time(12), tzinfo=local.tzinfo)
+    return add_working_days(calendar, day_before, 1)
 
 
 def warning_instant(

@@ -48,6 +48,17 @@ class Derived:
     summary: list[dict[str, Any]]
 
 
+def show(adapter: SubjectAdapter, subject: object, derived: Derived) -> None:
+    """Writes the derived level and summary onto the subject's ORM object (the columns its
+    ``LevelStore`` names), only where they differ: an unchanged JSON value must not dirty
+    the row and bump its version."""
+    store = adapter.store
+    if getattr(subject, store.summary) != derived.summary:
+        setattr(subject, store.summary, derived.summary)
+    if getattr(subject, store.level) != derived.level:
+        setattr(subject, store.level, derived.level)
+
+
 def clock_level(clock: Clock) -> WarningLevel:
     return level_of_stage(clock.stage) if clock.is_open else WarningLevel.none
 
@@ -305,12 +316,13 @@ async def extend(
     if plan is None:
         raise Conflict(f"the {target} clock has no policy any more and cannot be extended")
     clock = pure(row)
-    if policy is not None and policy.max_extensions is not None:
-        if len(clock.extensions) >= policy.max_extensions:
-            raise Conflict(
-                f"policy {policy.name!r} allows {policy.max_extensions} extension(s) of the "
-                f"{target} clock; it has been extended {len(clock.extensions)} time(s)"
-            )
+    assert policy is not None  # the plan came from it
+    limit = policy.max_extensions
+    if limit is not None and len(clock.extensions) >= limit:
+        raise Conflict(
+            f"policy {policy.name!r} allows {limit} extension(s) of the {target} clock; "
+            f"it has been extended {len(clock.extensions)} time(s)"
+        )
     calendar = await _calendar_of(session, policies, row.calendar_id)
     try:
         extended = await bounded(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -284,7 +284,7 @@ async def open_at_level(
         select(
             t.c[store.id].label("id"),
             t.c[store.number].label("number"),
-            t.c[store.title].label("title"),
+            (t.c[store.title] if store.title else null()).label("title"),
             t.c[store.status].label("status"),
             t.c[store.since].label("since"),
             t.c[store.summary].label("sla"),

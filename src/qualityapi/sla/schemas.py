@@ -112,7 +112,13 @@ _LONGEST_TEXT = "366 days (P366D)"
 
 class TargetSpec(InputModel):
     duration: timedelta | None = Field(default=None, examples=["PT4H"])
-    working_days: int | None = Field(default=None, ge=1, le=365)
+    working_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=365,
+        description="Due at the end of the Nth working day after the start's local date; "
+        "0: by the end of the same working day (the next one's when started after hours).",
+    )
     until: Literal["appointment_end"] | None = Field(
         default=None, description="Due at the subject's appointment end."
     )

@@ -47,6 +47,28 @@ class Contact:
     reason: str | None = None
 
 
+def team_contacts(
+    team_id: uuid.UUID | None,
+    team_name: str | None,
+    supervisor_id: uuid.UUID | None,
+    manager_id: uuid.UUID | None,
+    *,
+    no_team: str,
+) -> dict[str, Contact]:
+    """The ``team_supervisor`` and ``team_manager`` roles of a subject handled by a team,
+    each with the reason when nobody holds it."""
+    if team_id is None:
+        return {"team_supervisor": Contact(None, no_team), "team_manager": Contact(None, no_team)}
+    return {
+        "team_supervisor": Contact(
+            supervisor_id, None if supervisor_id else f"team {team_name!r} has no supervisor"
+        ),
+        "team_manager": Contact(
+            manager_id, None if manager_id else f"team {team_name!r} has no manager"
+        ),
+    }
+
+
 @dataclass(frozen=True)
 class Description:
     """A subject as ``sla.*`` events and the timeline show it."""
@@ -74,7 +96,7 @@ class LevelStore:
     summary: str = "sla"
     version: str | None = "version"
     number: str = "number"
-    title: str = "title"
+    title: str | None = "title"  # None: the kind has no title column
     status: str = "status"
     since: str = "created_at"
 

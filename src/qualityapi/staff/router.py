@@ -1,19 +1,25 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from qualityapi.auth.dependencies import SupervisorDep, ViewerDep
 from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_etag
 from qualityapi.common.dependencies import ClockDep
-from qualityapi.common.pagination import PageDep, split_page
-from qualityapi.common.schemas import Page
+from qualityapi.common.idempotency import IdempotencyDep
+from qualityapi.common.pagination import Cursor, PageDep, PageParams, SeqPageDep, split_page
+from qualityapi.common.schemas import Page, UtcDatetime
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
 from qualityapi.staff import repository, service
+from qualityapi.staff.models import ErrorRecord, ErrorSource
 from qualityapi.staff.schemas import (
+    ErrorRecordCreate,
+    ErrorRecordRead,
+    ErrorRecordVoid,
+    RetrainingClear,
     StaffCreate,
     StaffRead,
     StaffUpdate,
@@ -21,6 +27,8 @@ from qualityapi.staff.schemas import (
     TeamRead,
     TeamUpdate,
 )
+from qualityapi.timeline import service as timeline
+from qualityapi.timeline.schemas import TimelineEventRead
 
 router = APIRouter()
 
@@ -96,8 +104,13 @@ async def list_staff(
     page: PageDep,
     team_id: Annotated[uuid.UUID | None, Query()] = None,
     active: Annotated[bool | None, Query()] = None,
+    retraining_required: Annotated[bool | None, Query()] = None,
 ) -> Page[StaffRead]:
-    found = await repository.list_staff(session, page, team_id=team_id, active=active)
+    """Newest first. `retraining_required=true` lists the people the error-record rule
+    flagged."""
+    found = await repository.list_staff(
+        session, page, team_id=team_id, active=active, retraining_required=retraining_required
+    )
     rows, cursor = split_page(list(found), page)
     return Page(items=[StaffRead.model_validate(s) for s in rows], next_cursor=cursor)
 
@@ -126,3 +139,169 @@ async def update_staff(
     staff = await service.update_staff(session, staff, data, actor=principal, at=clock.now())
     set_etag(response, staff.version)
     return StaffRead.model_validate(staff)
+
+
+@router.post(
+    "/staff/{staff_id}/clear-retraining",
+    tags=["staff"],
+    responses=problem_responses(404, 409, 412),
+)
+async def clear_staff_retraining(
+    staff_id: uuid.UUID,
+    data: RetrainingClear,
+    session: SessionDep,
+    principal: SupervisorDep,
+    clock: ClockDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> StaffRead:
+    """Clear the `retraining_required` flag (retraining done), with a note for the timeline.
+    Records that occurred before now no longer count: a new crossing raises it again."""
+    staff = await service.clear_retraining(
+        session, staff_id, data.note, if_match=if_match, actor=principal, at=clock.now()
+    )
+    set_etag(response, staff.version)
+    return StaffRead.model_validate(staff)
+
+
+@router.get("/staff/{staff_id}/events", tags=["staff"], responses=problem_responses(400, 404))
+async def list_staff_events(
+    staff_id: uuid.UUID, session: SessionDep, _: ViewerDep, page: SeqPageDep
+) -> Page[TimelineEventRead]:
+    """The staff member's timeline, oldest first: error records, voids, the retraining flag."""
+    await service.get_staff(session, staff_id)
+    return await timeline.page(
+        session, subject_type=service.SUBJECT, subject_id=staff_id, params=page
+    )
+
+
+# --- service error records -------------------------------------------------------------
+
+
+async def _rules(request: Request) -> service.QualityRules:
+    return service.QualityRules.of(request.app.state.settings)
+
+
+RulesDep = Annotated[service.QualityRules, Depends(_rules)]
+
+
+def _read_record(record: ErrorRecord, response: Response | None = None) -> ErrorRecordRead:
+    if response is not None:
+        set_etag(response, record.version)
+    return ErrorRecordRead.model_validate(record)
+
+
+@router.post(
+    "/staff/{staff_id}/error-records",
+    status_code=status.HTTP_201_CREATED,
+    tags=["staff"],
+    response_model=ErrorRecordRead,
+    responses=problem_responses(404, 409),
+)
+async def create_error_record(
+    staff_id: uuid.UUID,
+    data: ErrorRecordCreate,
+    session: SessionDep,
+    principal: SupervisorDep,
+    clock: ClockDep,
+    idem: IdempotencyDep,
+    rules: RulesDep,
+    response: Response,
+) -> Any:
+    """Record a service error. The rule's count within the rolling window (default: the
+    third in 90 days) flags the person `retraining_required` and emits
+    `staff.retraining_required`, once per crossing."""
+
+    async def create() -> ErrorRecordRead:
+        record = await service.create_error_record(
+            session, staff_id, data, actor=principal, at=clock.now(), rules=rules
+        )
+        response.headers["Location"] = f"/v1/staff/{staff_id}/error-records/{record.id}"
+        return _read_record(record, response)
+
+    return await idem.run(create, status_code=201, owner=principal)
+
+
+def _split_by_occurrence(
+    rows: list[ErrorRecord], page: PageParams
+) -> tuple[list[ErrorRecord], str | None]:
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, Cursor(created_at=rows[-1].occurred_at, id=rows[-1].id).encode()
+
+
+@router.get(
+    "/staff/{staff_id}/error-records", tags=["staff"], responses=problem_responses(400, 404)
+)
+async def list_error_records(
+    staff_id: uuid.UUID,
+    session: SessionDep,
+    _: ViewerDep,
+    page: PageDep,
+    source: Annotated[list[ErrorSource] | None, Query()] = None,
+    category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    voided: Annotated[bool | None, Query()] = None,
+    occurred_from: Annotated[UtcDatetime | None, Query()] = None,
+    occurred_to: Annotated[UtcDatetime | None, Query()] = None,
+) -> Page[ErrorRecordRead]:
+    """Newest `occurred_at` first. Repeat `source` to match any of several;
+    `occurred_from` is inclusive, `occurred_to` exclusive."""
+    await service.get_staff(session, staff_id)
+    f = repository.ErrorRecordFilter(
+        source=source or (),
+        category=category,
+        voided=voided,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+    )
+    found = await repository.list_error_records(session, staff_id, page, f)
+    rows, cursor = _split_by_occurrence(list(found), page)
+    return Page(items=[_read_record(r) for r in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/staff/{staff_id}/error-records/{record_id}",
+    tags=["staff"],
+    responses=problem_responses(404),
+)
+async def get_error_record(
+    staff_id: uuid.UUID,
+    record_id: uuid.UUID,
+    session: SessionDep,
+    _: ViewerDep,
+    response: Response,
+) -> ErrorRecordRead:
+    return _read_record(await service.get_error_record(session, staff_id, record_id), response)
+
+
+@router.post(
+    "/staff/{staff_id}/error-records/{record_id}/void",
+    tags=["staff"],
+    responses=problem_responses(404, 409, 412),
+)
+async def void_error_record(
+    staff_id: uuid.UUID,
+    record_id: uuid.UUID,
+    data: ErrorRecordVoid,
+    session: SessionDep,
+    principal: SupervisorDep,
+    clock: ClockDep,
+    rules: RulesDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> ErrorRecordRead:
+    """Void a record made in error, with the reason. It stays listed (`voided: true`) but no
+    longer counts; a retraining flag it helped raise is withdrawn if the rule is no longer
+    reached."""
+    record = await service.void_error_record(
+        session,
+        staff_id,
+        record_id,
+        data.reason,
+        if_match=if_match,
+        actor=principal,
+        at=clock.now(),
+        rules=rules,
+    )
+    return _read_record(record, response)

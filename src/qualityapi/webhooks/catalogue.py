@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from qualityapi.common.schemas import UtcDatetime
+from qualityapi.complaints import events as cp_events
 from qualityapi.sla import events as sla_events
+from qualityapi.staff import schemas as staff_schemas
+from qualityapi.surveys import events as sv_events
 from qualityapi.work_orders import events as wo_events
 
 ENDPOINT_DISABLED = "webhook.endpoint_disabled"
@@ -53,8 +56,27 @@ EVENT_TYPES: dict[str, EventType] = {
         "The service disabled an endpoint (410 Gone, or failing too long).", EndpointDisabledData
     ),
     # Subscribable now; emitted once complaints and surveys land (their schemas then too).
-    "complaint.created": EventType("A complaint was registered.", None),
-    "complaint.status_changed": EventType("A complaint's status changed.", None),
-    "survey.completed": EventType("A satisfaction survey was answered.", None),
-    "survey.dissatisfied": EventType("A survey answer was below the satisfaction line.", None),
+    cp_events.CREATED: EventType("A complaint was registered.", cp_events.ComplaintEventData),
+    cp_events.STATUS_CHANGED: EventType(
+        "A complaint's status changed (and on every resolve, with `upheld`).",
+        cp_events.ComplaintEventData,
+    ),
+    cp_events.HIGH_FREQUENCY: EventType(
+        "Complaints of one category, location or customer reached the recurrence threshold: "
+        "an improvement plan was opened.",
+        cp_events.HighFrequencyData,
+    ),
+    sv_events.COMPLETED: EventType(
+        "A satisfaction survey was answered (by phone or through the customer's link).",
+        sv_events.SurveyCompletedData,
+    ),
+    sv_events.DISSATISFIED: EventType(
+        "A survey answer was below the satisfaction line (overall at or below 2 by default) "
+        "or said the problem was not solved.",
+        sv_events.SurveyDissatisfiedData,
+    ),
+    staff_schemas.RETRAINING_REQUIRED: EventType(
+        "A staff member reached the error-record rule and needs retraining.",
+        staff_schemas.RetrainingRequiredData,
+    ),
 }

@@ -1,21 +1,15 @@
-"""``POST /work-orders/{id}/{action}``: one route per action so each documents its own body.
-
-No ``from __future__ import annotations`` here: the endpoints are built in a loop and
-FastAPI must see each one's real body type, not a string it cannot resolve.
-"""
+"""``POST /work-orders/{id}/{action}`` (built by ``common.actions``)."""
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualityapi.auth.dependencies import AgentDep
-from qualityapi.common.concurrency import IfMatchHeader, check_if_match
-from qualityapi.common.dependencies import ClockDep
-from qualityapi.common.idempotency import IdempotencyDep
-from qualityapi.db.session import SessionDep
-from qualityapi.errors import problem_responses
+from qualityapi.auth.principal import Principal
+from qualityapi.common.actions import add_action_routes
+from qualityapi.common.concurrency import check_if_match
 from qualityapi.work_orders import service
 from qualityapi.work_orders.router import read
 from qualityapi.work_orders.schemas import (
@@ -43,75 +37,28 @@ _ACTIONS: dict[Action, tuple[type[Any], bool, str]] = {
 }
 
 
-def _endpoint(action: Action, model: type[Any], required: bool) -> Callable[..., Awaitable[Any]]:
-    async def run(
-        work_order_id: uuid.UUID,
-        session: SessionDep,
-        principal: AgentDep,
-        clock: ClockDep,
-        idem: IdempotencyDep,
-        response: Response,
-        body: Any,
-        if_match: str | None,
-    ) -> Any:
-        async def apply() -> WorkOrderRead:
-            wo = await service.get(session, work_order_id)
-            check_if_match(if_match, wo.version)
-            wo = await service.apply_action(
-                session, wo, action, body, actor=principal, now=clock.now()
-            )
-            return read(wo, response)
-
-        return await idem.run(apply, status_code=200, owner=principal)
-
-    # Two signatures because FastAPI reads "required" from the absence of a default.
-    if required:
-
-        async def endpoint(
-            work_order_id: uuid.UUID,
-            session: SessionDep,
-            principal: AgentDep,
-            clock: ClockDep,
-            idem: IdempotencyDep,
-            response: Response,
-            body: Annotated[model, Body()],  # type: ignore[valid-type]
-            if_match: IfMatchHeader = None,
-        ) -> Any:
-            return await run(
-                work_order_id, session, principal, clock, idem, response, body, if_match
-            )
-
-    else:
-
-        async def endpoint(  # type: ignore[misc]
-            work_order_id: uuid.UUID,
-            session: SessionDep,
-            principal: AgentDep,
-            clock: ClockDep,
-            idem: IdempotencyDep,
-            response: Response,
-            body: Annotated[model | None, Body()] = None,  # type: ignore[valid-type]
-            if_match: IfMatchHeader = None,
-        ) -> Any:
-            return await run(
-                work_order_id, session, principal, clock, idem, response, body, if_match
-            )
-
-    endpoint.__name__ = f"{action.value}_work_order"
-    return endpoint
+async def _perform(
+    session: AsyncSession,
+    work_order_id: uuid.UUID,
+    action: Action,
+    body: Any,
+    principal: Principal,
+    now: datetime,
+    if_match: str | None,
+    response: Response,
+) -> WorkOrderRead:
+    wo = await service.get(session, work_order_id)
+    check_if_match(if_match, wo.version)
+    wo = await service.apply_action(session, wo, action, body, actor=principal, now=now)
+    return read(wo, response)
 
 
-for _action, (_model, _required, _summary) in _ACTIONS.items():
-    router.add_api_route(
-        f"/work-orders/{{work_order_id}}/{_action.value}",
-        _endpoint(_action, _model, _required),
-        methods=["POST"],
-        response_model=WorkOrderRead,
-        summary=_summary,
-        description=(
-            f"{_summary}. Not allowed in the current status → 409 with `current_status` and "
-            "`allowed_actions`. Send `If-Match` to guard against concurrent changes."
-        ),
-        responses=problem_responses(404, 409, 412),
-        name=f"{_action.value}_work_order",
-    )
+add_action_routes(
+    router,
+    path="/work-orders",
+    id_name="work_order_id",
+    noun="work_order",
+    actions=_ACTIONS,
+    perform=_perform,
+    response_model=WorkOrderRead,
+)

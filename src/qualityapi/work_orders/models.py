@@ -5,10 +5,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qualityapi.db.base import Base, BigIntPk, UuidPk
+from qualityapi.db.base import Base, BigIntPk, UuidPk, str_enum
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.work_orders.states import Action, Facts, Status, allowed_actions
 
@@ -17,11 +17,6 @@ class Priority(enum.StrEnum):
     urgent = "urgent"
     high = "high"
     normal = "normal"
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    # VARCHAR + CHECK rather than native enums: adding a value later is a plain migration.
-    return Enum(cls, native_enum=False, length=20, validate_strings=True)
 
 
 class WorkOrder(UuidPk, Base):
@@ -38,8 +33,8 @@ class WorkOrder(UuidPk, Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(100))
-    priority: Mapped[Priority] = mapped_column(_enum(Priority))
-    status: Mapped[Status] = mapped_column(_enum(Status))
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority))
+    status: Mapped[Status] = mapped_column(str_enum(Status))
     customer: Mapped[dict[str, Any]]
     location: Mapped[str | None] = mapped_column(String(500))
     reported_at: Mapped[datetime]
@@ -49,7 +44,7 @@ class WorkOrder(UuidPk, Base):
         ForeignKey("staff.id", ondelete="SET NULL")
     )
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
-    warning_level: Mapped[WarningLevel] = mapped_column(_enum(WarningLevel))
+    warning_level: Mapped[WarningLevel] = mapped_column(str_enum(WarningLevel))
     # The SLA clocks' summary, kept here by the SLA engine so reads need no second query.
     sla: Mapped[list[Any]] = mapped_column(server_default=text("'[]'"))
     responded_at: Mapped[datetime | None]
@@ -58,7 +53,7 @@ class WorkOrder(UuidPk, Base):
     closed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     # The status to go back to on resume.
-    held_from: Mapped[Status | None] = mapped_column(_enum(Status))
+    held_from: Mapped[Status | None] = mapped_column(str_enum(Status))
     resolution: Mapped[str | None] = mapped_column(Text)
     reopen_count: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(100))

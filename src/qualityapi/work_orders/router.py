@@ -18,7 +18,7 @@ from qualityapi.errors import problem_responses
 from qualityapi.sla import engine as sla_engine
 from qualityapi.sla.schemas import SubjectSlaRead
 from qualityapi.sla.vocabulary import WarningLevel
-from qualityapi.timeline import repository as timeline
+from qualityapi.timeline import service as timeline
 from qualityapi.timeline.schemas import TimelineEventRead
 from qualityapi.work_orders import fieldwork, repository, service
 from qualityapi.work_orders.models import Priority, WorkOrder
@@ -140,15 +140,9 @@ async def list_work_order_events(
 ) -> Page[TimelineEventRead]:
     """The full timeline, oldest first: who did what, when, old → new."""
     await service.get(session, work_order_id)
-    found = await timeline.list_for(
-        session,
-        subject_type=service.SUBJECT,
-        subject_id=work_order_id,
-        after_id=page.cursor_id,
-        limit=page.limit,
+    return await timeline.page(
+        session, subject_type=service.SUBJECT, subject_id=work_order_id, params=page
     )
-    rows, cursor = page.split(list(found))
-    return Page(items=[TimelineEventRead.model_validate(e) for e in rows], next_cursor=cursor)
 
 
 @router.get("/work-orders/{work_order_id}/logs", responses=problem_responses(400, 404))

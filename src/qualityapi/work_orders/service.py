@@ -120,14 +120,6 @@ async def create(
     return values
 
 
-def _show(wo: WorkOrder, derived: sla.Derived) -> None:
-    # Assigned only when different: an unchanged JSON value must not dirty the row.
-    if wo.sla != derived.summary:
-        wo.sla = derived.summary
-    if wo.warning_level != derived.level:
-        wo.warning_level = derived.level
-
-
 async def get_values(session: AsyncSession, work_order_id: uuid.UUID) -> dict[str, Any]:
     values = await repository.get_values(session, work_order_id)
     if values is None:
@@ -163,7 +155,7 @@ async def update(
         wo.updated_at = now
         if set(cs.changes) & ADAPTER.replan_fields:
             derived = await sla.replan(session, ADAPTER, facts_of(wo), now, level=wo.warning_level)
-            _show(wo, derived)
+            sla.show(ADAPTER, wo, derived)
         await timeline.add(
             session,
             subject_type=SUBJECT,
@@ -244,7 +236,7 @@ async def apply_action(
     derived = await sla.act(
         session, ADAPTER, facts_of(wo), action.value, now, level=wo.warning_level
     )
-    _show(wo, derived)
+    sla.show(ADAPTER, wo, derived)
     await events.acted(session, wo, action, previous, now)
     # Always a version bump: an action is a write even when it changed no column value.
     await session.flush()

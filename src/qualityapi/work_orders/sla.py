@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.db.base import table_of
-from qualityapi.sla.subjects import EVERY, Contact, Description, LevelStore, SubjectFacts
+from qualityapi.sla.subjects import (
+    EVERY,
+    Contact,
+    Description,
+    LevelStore,
+    SubjectFacts,
+    team_contacts,
+)
 from qualityapi.sla.vocabulary import Op
 from qualityapi.work_orders import repository
 from qualityapi.work_orders.models import WorkOrder
@@ -103,23 +110,17 @@ ADAPTER = WorkOrderSubject()
 
 
 def _people(row: Any) -> dict[str, Contact]:
-    if row.team_id is None:
-        no_team = "the work order has no team"
-        supervisor = manager = Contact(None, no_team)
-    else:
-        supervisor = Contact(
-            row.supervisor_id,
-            None if row.supervisor_id else f"team {row.team_name!r} has no supervisor",
-        )
-        manager = Contact(
-            row.manager_id, None if row.manager_id else f"team {row.team_name!r} has no manager"
-        )
     return {
         "assignee": Contact(
             row.assignee_id, None if row.assignee_id else "the work order has no assignee"
         ),
-        "team_supervisor": supervisor,
-        "team_manager": manager,
+        **team_contacts(
+            row.team_id,
+            row.team_name,
+            row.supervisor_id,
+            row.manager_id,
+            no_team="the work order has no team",
+        ),
     }
 
 

@@ -1,0 +1,139 @@
+"""The complaint events written to the outbox, and the payload they carry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualityapi.common.jsonable import jsonable
+from qualityapi.common.schemas import UtcDatetime
+from qualityapi.complaints.models import Complaint, Dimension, ImprovementPlan, Severity
+from qualityapi.complaints.states import Action, Status
+from qualityapi.events import repository as events
+from qualityapi.sla.vocabulary import WarningLevel
+
+CREATED = "complaint.created"
+STATUS_CHANGED = "complaint.status_changed"
+HIGH_FREQUENCY = "complaint.high_frequency"
+
+_SUMMARY_FIELDS = (
+    "id",
+    "number",
+    "channel",
+    "severity",
+    "category",
+    "location",
+    "status",
+    "received_at",
+    "received_by",
+    "owner_id",
+    "subject_staff_id",
+    "work_order_id",
+    "upheld",
+    "warning_level",
+    "resolved_at",
+    "closed_at",
+    "updated_at",
+)
+
+
+class ComplaintSummary(BaseModel):
+    id: uuid.UUID
+    number: str
+    channel: str
+    severity: Severity
+    category: str | None
+    location: str | None
+    status: Status
+    received_at: UtcDatetime
+    received_by: uuid.UUID | None
+    owner_id: uuid.UUID | None
+    subject_staff_id: uuid.UUID | None
+    work_order_id: uuid.UUID | None
+    upheld: bool | None
+    warning_level: WarningLevel
+    resolved_at: UtcDatetime | None
+    closed_at: UtcDatetime | None
+    updated_at: UtcDatetime
+
+
+class ComplaintEventData(BaseModel):
+    """``data`` of ``complaint.created`` and ``complaint.status_changed``."""
+
+    complaint: ComplaintSummary
+    customer: dict[str, Any] = Field(description="name, phone, email, address as given.")
+    action: Action | None = Field(description="The action that caused it; null on creation.")
+    previous_status: Status | None
+    note: str | None = None
+
+
+class HighFrequencyData(BaseModel):
+    """``data`` of ``complaint.high_frequency``: a recurrence threshold was reached."""
+
+    improvement_plan_id: uuid.UUID
+    dimension: Dimension
+    key: str
+    count: int
+    window_days: int
+    threshold: int
+    complaint_ids: list[uuid.UUID]
+
+
+def _summary(c: Complaint) -> dict[str, Any]:
+    return {f: jsonable(getattr(c, f)) for f in _SUMMARY_FIELDS}
+
+
+def _row(
+    type_: str,
+    c: Complaint,
+    action: Action | None,
+    previous: Status | None,
+    at: datetime,
+    note: str | None = None,
+) -> dict[str, Any]:
+    data = {
+        "complaint": _summary(c),
+        "customer": c.customer,
+        "action": action.value if action else None,
+        "previous_status": previous.value if previous else None,
+        "note": note,
+    }
+    return events.row(type=type_, subject_key=f"complaint:{c.id}", data=data, at=at)
+
+
+async def created(session: AsyncSession, c: Complaint, at: datetime) -> None:
+    await events.emit_many(session, [_row(CREATED, c, None, None, at)])
+
+
+async def acted(
+    session: AsyncSession,
+    c: Complaint,
+    action: Action,
+    previous: Status,
+    at: datetime,
+    note: str | None = None,
+) -> None:
+    """``complaint.status_changed`` when the status changed, and on ``resolve`` always (an
+    upheld complaint about a person is what staff records react to)."""
+    if c.status != previous or action is Action.resolve:
+        await events.emit_many(session, [_row(STATUS_CHANGED, c, action, previous, at, note)])
+
+
+async def high_frequency(session: AsyncSession, plan: ImprovementPlan, at: datetime) -> None:
+    data = {
+        "improvement_plan_id": str(plan.id),
+        "dimension": plan.dimension.value,
+        "key": plan.key,
+        "count": plan.complaint_count,
+        "window_days": plan.window_days,
+        "threshold": plan.threshold,
+        "complaint_ids": [str(i) for i in plan.complaint_ids],
+    }
+    row = events.row(
+        type=HIGH_FREQUENCY, subject_key=f"improvement_plan:{plan.id}", data=data, at=at
+    )
+    await events.emit_many(session, [row])

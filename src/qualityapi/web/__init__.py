@@ -1,0 +1,2 @@
+"""Server-rendered pages for people (no API key, no CDN): templates and assets ship in
+this package."""
