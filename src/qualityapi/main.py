@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -145,6 +146,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             scanner.start()
             dispatcher = Dispatcher(app.state.sessionmaker, clock, sender, settings)
             dispatcher.start()
+        # Everything built at start-up (modules, routes, compiled schemas) lives as long as
+        # the process: out of the collector's way, a full collection pauses the loop for
+        # ~10 ms instead of ~100-190 ms (measured with bench.bench_calendar).
+        gc.collect()
+        gc.freeze()
         if banner:
             # Last, after the start-up lines, so the key stays on the screen.
             print(banner, file=sys.stderr, flush=True)
