@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck openapi migrate bench install clean check
+.PHONY: run demo test lint typecheck openapi migrate bench install clean check
 
 # (Re)install whenever pyproject.toml changes; the stamps make repeat runs instant.
 $(RUN_STAMP): pyproject.toml
@@ -24,6 +24,9 @@ install: $(STAMP)
 
 run: $(RUN_STAMP)  ## migrate the database (SQLite file by default) and serve on :8000
 	$(BIN)/qualityapi serve
+
+demo: $(RUN_STAMP)  ## load a month of sample data into the configured database (run `make run` too)
+	$(BIN)/qualityapi demo
 
 migrate: $(RUN_STAMP)
 	$(BIN)/qualityapi migrate

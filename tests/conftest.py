@@ -7,6 +7,7 @@ the PostgreSQL half is skipped loudly, except in CI (``CI=true``), where that is
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -82,7 +83,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     else:
         pg: TemporaryPostgres = request.getfixturevalue("postgres")
         url = pg.url
-    upgrade(url, MIGRATIONS)
+    # In a thread: Alembic's env runs its own event loop, and an async test may be the
+    # first to ask for this session fixture, with the suite's loop already running.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(upgrade, url, MIGRATIONS).result()
     return url
 
 

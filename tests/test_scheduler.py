@@ -12,10 +12,12 @@ from sqlalchemy import select, update
 from qualityapi.clock import FrozenClock
 from qualityapi.common.signals import commit
 from qualityapi.db.base import table_of
+from qualityapi.main import create_app
+from qualityapi.scheduler.exclusive import SchedulerAlreadyRunning
 from qualityapi.scheduler.jobs import JOB_ID, LOCKED_BACKOFF, SlaScanJob
 from qualityapi.sla.models import SlaClock, SlaTransition
 from qualityapi.sla.signals import CLOCK_CHANGED
-from tests.conftest import START, started_api
+from tests.conftest import START, make_settings, started_api
 from tests.helpers import create_work_order
 
 
@@ -109,3 +111,21 @@ async def test_clocks_locked_by_another_replica_are_retried_shortly_not_spun_on(
             assert 2 in stages
         finally:
             job.shutdown()
+
+
+async def test_a_second_scheduler_on_one_sqlite_file_is_refused(database_url: str) -> None:
+    """Two processes sending from one SQLite file sent 21 % of messages twice."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL shares the work between replicas (SKIP LOCKED)")
+    async with started_api(database_url, FrozenClock(START), scheduler_enabled=True):
+        second = create_app(make_settings(database_url, scheduler_enabled=True))
+        with pytest.raises(SchedulerAlreadyRunning, match="use PostgreSQL"):
+            async with second.router.lifespan_context(second):
+                pass
+        api_only = create_app(make_settings(database_url, scheduler_enabled=False))
+        async with api_only.router.lifespan_context(api_only):
+            pass
+    # Once the first stopped, the lock is free again.
+    third = create_app(make_settings(database_url, scheduler_enabled=True))
+    async with third.router.lifespan_context(third):
+        pass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from qualityapi.events.models import OutboxMessage
 from qualityapi.sla.scanner import scan_once
 from qualityapi.webhooks import ssrf
 from qualityapi.webhooks.dispatcher import Dispatcher
+from qualityapi.webhooks.models import WebhookDelivery
 from tests.conftest import START, Api, started_api
 from tests.helpers import act, create_work_order
 from tests.support.receiver import Received, Receiver, Reply, eventually
@@ -378,3 +379,39 @@ async def test_subjects_go_in_parallel_up_to_the_endpoint_limit(database_url: st
             await eventually(lambda: len(receiver.delivered()) >= 12, what="12 deliveries")
             # Twelve subjects, 0.3 s each: in parallel, but never more than three at once.
             assert receiver.max_concurrent == 3
+
+
+async def test_a_send_cut_short_by_shutdown_gives_its_lease_back(database_url: str) -> None:
+    """Found: a send cancelled at the end of the grace period kept its lease for the whole
+    lease time (60 s): another replica could not send it for a minute."""
+    clock = SystemClock()
+    async with started_api(database_url, clock, **LOOPBACK) as api:
+        settings = api.app.state.settings.model_copy(
+            update={**LIVE, "scheduler_enabled": False, "webhook_read_timeout_seconds": 30.0}
+        )
+        with Receiver() as receiver:
+            receiver.plan.append(Reply(200, delay=10.0))  # answers long after the grace
+            await register(api, receiver.url)
+            await create_work_order(api)
+            dispatcher = Dispatcher(
+                api.app.state.sessionmaker, clock, api.app.state.webhook_sender, settings
+            )
+            dispatcher.start()
+            try:
+                await eventually(lambda: bool(dispatcher._sends), what="a send in flight")
+                await asyncio.sleep(0.3)  # the request is out; the receiver sits on it
+            finally:
+                await dispatcher.stop(grace=0.1)
+        async with api.app.state.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        WebhookDelivery.claim_token,
+                        WebhookDelivery.next_attempt_at,
+                        WebhookDelivery.status,
+                    )
+                )
+            ).all()
+        assert [r.status for r in rows] == ["pending"]
+        assert [r.claim_token for r in rows] == [None]
+        assert rows[0].next_attempt_at <= datetime.now(UTC)

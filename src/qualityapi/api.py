@@ -10,6 +10,7 @@ from qualityapi.complaints.actions import router as complaint_actions_router
 from qualityapi.complaints.router import plans_router as improvement_plans_router
 from qualityapi.complaints.router import router as complaints_router
 from qualityapi.errors import problem_responses
+from qualityapi.reports.router import router as reports_router
 from qualityapi.sla.router import router as sla_router
 from qualityapi.staff.router import router as staff_router
 from qualityapi.surveys.router import router as surveys_router
@@ -35,6 +36,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     webhook_types_router,
     keys_router,
     audit_router,
+    reports_router,
 )
 
 

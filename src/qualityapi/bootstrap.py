@@ -4,6 +4,8 @@ default calendars and SLA policies (domain.md) on first start."""
 from __future__ import annotations
 
 import structlog
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualityapi.auth import service as keys
@@ -37,11 +39,38 @@ def first_key_banner(raw_key: str, base_url: str) -> str:
     )
 
 
+# Any constant: the key of the advisory lock that makes start-up seeding one at a time.
+_SEED_LOCK = 0x7161_7069_5345_4544  # "qapiSEED"
+_SEED_ATTEMPTS = 3
+
+
 async def prepare(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock
 ) -> str | None:
-    """Returns the banner to print when a first key was created, else None."""
+    """Returns the banner to print when a first key was created, else None.
+
+    Several replicas may start at the same instant on an empty database. On PostgreSQL the
+    seeding runs under a transaction-level advisory lock, so the second replica waits and
+    then finds everything in place; on any database a unique-key collision (a replica
+    that won the race without the lock, e.g. on SQLite) rolls back and tries again, when
+    the rows are there to be found.
+    """
+    for attempt in range(1, _SEED_ATTEMPTS + 1):
+        try:
+            return await _prepare_once(sessionmaker, settings, clock)
+        except IntegrityError:
+            if attempt == _SEED_ATTEMPTS:
+                raise
+            log.info("startup_seed_raced", attempt=attempt)
+    return None
+
+
+async def _prepare_once(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock
+) -> str | None:
     async with sessionmaker() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(select(func.pg_advisory_xact_lock(_SEED_LOCK)))
         banner = None
         if settings.bootstrap_admin_key is not None:
             created = await keys.ensure_bootstrap_key(

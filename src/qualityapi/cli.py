@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
@@ -22,6 +23,7 @@ from qualityapi.db import migrations
 from qualityapi.db.engine import make_engine
 from qualityapi.db.session import make_sessionmaker
 from qualityapi.errors import AppError
+from qualityapi.web import feed as board_feed
 
 app = typer.Typer(help="qualityapi: service-quality management.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -67,14 +69,46 @@ def serve(
         f"qualityapi on http://{settings.host}:{settings.port} "
         f"(database {_safe_url(settings.database_url)})"
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         "qualityapi.main:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,  # RequestContext writes one structured line per request
+        # The app's logging set-up renders uvicorn's lines too (one format, JSON or text).
+        log_config=None,
     )
+    _Server(config).run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn waits for open responses before it shuts down, and a board stream never
+    ends by itself: on SIGINT/SIGTERM the streams are told to end first."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        board_feed.close_all()
+        super().handle_exit(sig, frame)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int | None, typer.Option(help="Same seed, same sample.")] = None,
+) -> None:
+    """Load a realistic sample (a month of history and today's open items) and say where
+    to look. Migrates first; safe to run again (it then adds only today's items)."""
+    from qualityapi import demo as sample
+
+    settings = get_settings()
+    migrations.upgrade(settings.database_url, settings.migrations_dir)
+    typer.echo(f"demo data into {_safe_url(settings.database_url)}")
+    quiet = settings.model_copy(update={"log_level": "warning"})
+    summary = asyncio.run(
+        sample.load(
+            quiet, base_url=f"http://{settings.host}:{settings.port}", seed=seed, say=typer.echo
+        )
+    )
+    typer.echo(sample.report(summary))
 
 
 @app.command()

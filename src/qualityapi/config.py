@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # How long a claimed delivery stays reserved; after a crash it is claimed again.
     webhook_lease_seconds: float = Field(default=60.0, ge=1)
+    # On shutdown, how long sends in flight may finish; those cut short are given back.
+    webhook_shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=120)
 
     # --- staff quality (see README "Staff quality records") ---
     # 001 §4.1: the third service error within the window flags the person for retraining.
@@ -102,6 +104,42 @@ class Settings(BaseSettings):
     # Where customers open /s/{token}, e.g. https://feedback.example.com (behind a proxy);
     # default: the base URL of the request that created the link.
     survey_link_base_url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
+
+    # --- reports (see README "Reports") ---
+    # Goals each figure is compared with: CSAT and first-contact resolution at least, the
+    # complaint rate (complaints per work order) below, SLA attainment at least.
+    report_target_csat: float = Field(default=0.85, ge=0, le=1)
+    report_target_fcr: float = Field(default=0.90, ge=0, le=1)
+    report_target_complaint_rate: float = Field(default=0.01, ge=0, le=1)
+    report_target_attainment: float = Field(default=0.95, ge=0, le=1)
+    # First-contact resolution: a reopen before the end of the Nth working day (business
+    # calendar) after the resolution's date makes it not first-contact.
+    report_fcr_reopen_working_days: int = Field(default=7, ge=1, le=60)
+    # Categories that cannot be resolved at first contact (e.g. "installation"): left out
+    # of the net FCR figure. Comma-separated.
+    report_fcr_excluded_categories: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How often the rollup job folds new clock outcomes into the daily and hourly sums
+    # (reports are exact without it, only slower as unfolded outcomes accumulate).
+    report_rollup_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    @field_validator("report_fcr_excluded_categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    # --- board (see README "The live board") ---
+    # The live page's stream looks at the board this often (one query set per process,
+    # however many pages are open) and pushes when its content changed.
+    board_stream_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A comment line this often keeps proxies and the page's watchdog from timing out.
+    board_stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    # A stream ends after this long; the page reconnects with Last-Event-ID (and its key is
+    # checked again, so a revoked key stops within this).
+    board_stream_max_seconds: float = Field(default=300.0, ge=1, le=3600)
+    # Open streams per process; more get a 503 and the page falls back to polling.
+    board_stream_max_clients: int = Field(default=200, ge=1, le=10_000)
 
     @field_validator("bootstrap_admin_key")
     @classmethod

@@ -18,6 +18,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from qualityapi.db import health
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_BASE = "https://qualityapi.dev/problems/"
 
@@ -230,7 +232,22 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Logged once per outage (db.health), not per request: the client retries.
+    health.mark_down(exc)
+    return problem_response(
+        status=503,
+        slug="database-unavailable",
+        title="Service temporarily unavailable",
+        detail="the database cannot be reached right now; nothing was changed; retry",
+        instance=request.url.path,
+        headers={"Retry-After": "2"},
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if health.is_unavailable(exc):
+        return await _unavailable(request, exc)
     log.exception("unhandled_error", path=request.url.path, method=request.method)
     return problem_response(
         status=500,
@@ -244,6 +261,8 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # Drivers do not all raise DataError/IntegrityError; the SQLSTATE class tells.
     assert isinstance(exc, DBAPIError)
+    if health.is_unavailable(exc):
+        return await _unavailable(request, exc)
     state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
     if state.startswith("22"):
         return await _data_error(request, exc)
@@ -291,7 +310,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         412: "If-Match does not match the current version",
         413: "Request body too large",
         422: "Validation failed",
-        503: "Collided with concurrent work and rolled back; retry (see Retry-After)",
+        503: "Rolled back (concurrent work) or the database is unreachable: nothing was "
+        "changed; retry after Retry-After",
     }
     return {
         s: {

@@ -1,4 +1,9 @@
-"""structlog set-up: one line per event, JSON for machines or aligned text for people."""
+"""structlog set-up: one line per event, JSON for machines or aligned text for people.
+
+Everything goes through the same renderer: the service's own events and the standard
+library's loggers (uvicorn, APScheduler, SQLAlchemy warnings, tracebacks), so that in JSON
+mode every line of the log is one JSON object.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+# Libraries that talk at INFO about routine work (APScheduler: four lines per scanner
+# pass) are kept to warnings unless the whole service logs at debug.
+_QUIET = ("apscheduler", "httpx", "httpcore", "asyncio")
 
 
 def configure_logging(level: str, fmt: str) -> None:
@@ -22,11 +30,12 @@ def configure_logging(level: str, fmt: str) -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            timestamper,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -34,6 +43,27 @@ def configure_logging(level: str, fmt: str) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(
-        level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.add_log_level,
+            timestamper,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        # uvicorn's own handlers print plain text; let its records reach ours instead.
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)

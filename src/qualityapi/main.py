@@ -31,6 +31,8 @@ from qualityapi.events import reactions
 from qualityapi.health.router import router as health_router
 from qualityapi.logs import configure_logging
 from qualityapi.middleware import InputGuard, RequestContext
+from qualityapi.reports.jobs import RollupJob
+from qualityapi.scheduler.exclusive import SchedulerLock
 from qualityapi.scheduler.jobs import SlaScanJob
 from qualityapi.sla import subjects
 from qualityapi.sla.events import BREACHED_EVENT
@@ -38,6 +40,8 @@ from qualityapi.staff import service as staff_service
 from qualityapi.surveys import reactions as survey_reactions
 from qualityapi.surveys import templates as survey_templates
 from qualityapi.surveys.sla import ADAPTER as SURVEY_CALLBACKS
+from qualityapi.web import board as board_pages
+from qualityapi.web import feed as board_feed
 from qualityapi.web.survey_page import router as survey_page_router
 from qualityapi.webhooks.dispatcher import Dispatcher
 from qualityapi.webhooks.openapi import document_webhooks
@@ -124,6 +128,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         banner = await prepare(app.state.sessionmaker, settings, clock)
+        # The live board's change feed (polls only while a page listens).
+        app.state.board_feed = board_feed.BoardFeed(
+            app.state.sessionmaker,
+            interval=settings.board_stream_poll_seconds,
+            max_clients=settings.board_stream_max_clients,
+        )
+        board_feed.register(app.state.board_feed)
         await survey_templates.seed_default(app.state.sessionmaker, clock)
         # The sender serves test pings on every replica; the dispatcher only where the
         # background work runs.
@@ -136,7 +147,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.webhook_sender = sender
         scanner = None
         dispatcher = None
+        rollup = None
+        scheduler_lock = SchedulerLock(settings.database_url)
         if settings.scheduler_enabled:
+            scheduler_lock.acquire()
             scanner = SlaScanJob(
                 app.state.sessionmaker,
                 clock,
@@ -146,6 +160,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             scanner.start()
             dispatcher = Dispatcher(app.state.sessionmaker, clock, sender, settings)
             dispatcher.start()
+            # Folds new clock outcomes into the reports' sums (reports are exact without).
+            rollup = RollupJob(
+                app.state.sessionmaker, interval=settings.report_rollup_interval_seconds
+            )
+            rollup.start()
         # Everything built at start-up (modules, routes, compiled schemas) lives as long as
         # the process: out of the collector's way, a full collection pauses the loop for
         # ~10 ms instead of ~100-190 ms (measured with bench.bench_calendar).
@@ -157,10 +176,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         try:
             yield
         finally:
+            board_feed.unregister(app.state.board_feed)
+            await app.state.board_feed.aclose()
             if scanner is not None:
                 scanner.shutdown()
             if dispatcher is not None:
                 await dispatcher.stop()
+            if rollup is not None:
+                await rollup.stop()
+            scheduler_lock.release()
             await sender.aclose()
             await engine.dispose()
 
@@ -179,8 +203,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(health_router)
     # The customer's survey answer page /s/{token}: no key, not in the OpenAPI document.
     app.include_router(survey_page_router)
+    # The landing page /, the live board /board and its assets; the board's stream and chart.
+    app.include_router(board_pages.pages)
+    app.include_router(board_pages.api)
     mount_v1(app)
     app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(board_pages.DocsContentPolicy)
     app.add_middleware(RequestContext)
     document_webhooks(app)
     _document_roles(app)

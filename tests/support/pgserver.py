@@ -196,6 +196,30 @@ class TemporaryPostgres:
             raise
         return self
 
+    def stop(self) -> None:
+        """An outage: a fast shutdown (committed data kept); ``resume`` brings the server
+        back on the same port, as a restarted database would be."""
+        data_dir, _, _ = self._paths()
+        result = self._run([self._tool("pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"])
+        if result.returncode != 0:
+            raise PostgresStartError(f"pg_ctl stop failed:\n{result.stdout.strip()}")
+        self._server_running = False
+
+    def resume(self) -> None:
+        data_dir, sock_dir, log_path = self._paths()
+        assert self._port is not None, "resume() after stop() only"
+        options = [f"-p {self._port}", f"-k {shlex.quote(str(sock_dir))}"]
+        options += [f"-c {setting}" for setting in _SERVER_SETTINGS]
+        result = self._run(
+            [
+                self._tool("pg_ctl"), "-w", "-t", "60", "-D", str(data_dir),
+                "-l", str(log_path), "-o", " ".join(options), "start",
+            ]
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise PostgresStartError(f"pg_ctl start failed:\n{result.stdout.strip()}")
+        self._server_running = True
+
     def close(self) -> None:
         atexit.unregister(self._cleanup)
         self._cleanup()

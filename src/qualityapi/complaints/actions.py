@@ -55,7 +55,7 @@ async def _perform(
     if_match: str | None,
     response: Response,
 ) -> ComplaintRead:
-    c = await service.get(session, complaint_id)
+    c = await service.get(session, complaint_id, lock=True)
     check_if_match(if_match, c.version)
     c = await service.apply_action(session, c, action, body, actor=principal, now=now)
     return read(c, response)

@@ -33,8 +33,12 @@ async def next_number(session: AsyncSession, year: int) -> int:
     return await work_orders.next_number(session, "CP", year)
 
 
-async def get(session: AsyncSession, complaint_id: uuid.UUID) -> Complaint | None:
-    return await session.get(Complaint, complaint_id)
+async def get(
+    session: AsyncSession, complaint_id: uuid.UUID, *, lock: bool = False
+) -> Complaint | None:
+    """``lock``: held until commit, before the change writes events (event order, see
+    ``work_orders.repository.get``)."""
+    return await session.get(Complaint, complaint_id, with_for_update=lock or None)
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ async def update_complaint(
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> ComplaintRead:
-    c = await service.get(session, complaint_id)
+    c = await service.get(session, complaint_id, lock=True)
     check_if_match(if_match, c.version)
     c = await service.update(session, c, data, actor=principal, now=clock.now())
     return read(c, response)

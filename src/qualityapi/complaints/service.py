@@ -84,8 +84,8 @@ def read(c: Complaint) -> ComplaintRead:
     return ComplaintRead.model_validate(c)
 
 
-async def get(session: AsyncSession, complaint_id: uuid.UUID) -> Complaint:
-    c = await repository.get(session, complaint_id)
+async def get(session: AsyncSession, complaint_id: uuid.UUID, *, lock: bool = False) -> Complaint:
+    c = await repository.get(session, complaint_id, lock=lock)
     if c is None:
         raise NotFound(f"complaint {complaint_id} does not exist")
     return c

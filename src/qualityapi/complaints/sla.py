@@ -42,6 +42,8 @@ class ComplaintSubject:
         open_statuses=frozenset(s.value for s in OPEN_STATUSES),
         title=None,
         since="received_at",
+        # First-contact responsibility: the board names the owner.
+        assignee="owner_id",
     )
     # 003: simple complaints at once, general ones the same day; 001 §4.2: every complaint
     # resolved within 7 working days; acknowledgement within 2 business hours (ISO 10002

@@ -9,6 +9,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from qualityapi.db import health
 from qualityapi.db.sqlite_inline import inline_creator
 
 
@@ -37,6 +38,7 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEn
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
     engine = create_async_engine(url, **kwargs)
+    health.watch(engine)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -6,6 +6,14 @@ from qualityapi.common.idempotency import IdempotencyRecord
 from qualityapi.complaints.models import Complaint, CorrectiveAction, ImprovementPlan
 from qualityapi.db.base import Base
 from qualityapi.events.models import OutboxMessage
+from qualityapi.reports.models import (
+    ClockOutcome,
+    CountDaily,
+    CountEvent,
+    FirstResolution,
+    SlaDaily,
+    SlaHourly,
+)
 from qualityapi.sla.models import Calendar, SlaClock, SlaPolicy, SlaReplan, SlaTransition
 from qualityapi.staff.models import ErrorRecord, Staff, Team
 from qualityapi.surveys.models import (
@@ -31,14 +39,20 @@ __all__ = [
     "Base",
     "Calendar",
     "ChecklistTemplate",
+    "ClockOutcome",
     "Complaint",
+    "CountDaily",
+    "CountEvent",
     "CorrectiveAction",
     "ErrorRecord",
+    "FirstResolution",
     "IdempotencyRecord",
     "ImprovementPlan",
     "NumberSequence",
     "OutboxMessage",
     "SlaClock",
+    "SlaDaily",
+    "SlaHourly",
     "SlaPolicy",
     "SlaReplan",
     "SlaTransition",

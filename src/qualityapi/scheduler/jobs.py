@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 import structlog
@@ -7,6 +8,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualityapi.clock import Clock
+from qualityapi.db import health
 from qualityapi.sla import replans, repository, signals
 from qualityapi.sla.scanner import scan_once
 
@@ -79,6 +81,10 @@ class SlaScanJob:
             self._pending = True
             return
         self._running = True
+        # This task was started from whatever context woke it (often a request): its
+        # lines carry the pass's own id, not that request's.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(scan_pass=uuid.uuid4().hex[:12])
         next_at = self._clock.now() + self._safety
         try:
             while True:
@@ -102,14 +108,15 @@ class SlaScanJob:
             now = self._clock.now()
             if earliest is None:
                 next_at = now + self._safety
-            elif earliest <= now and result.claimed == 0:
+            elif earliest <= now and (result.claimed == 0 or result.deferred):
                 # Due, yet this pass could not claim it: another replica holds those clocks
                 # (SKIP LOCKED). Look again shortly rather than spin until it commits.
                 next_at = now + LOCKED_BACKOFF
             else:
                 next_at = min(max(earliest, now), now + self._safety)
-        except Exception:
-            log.exception("sla_scan_failed")
+        except Exception as exc:
+            if not health.outage(exc):
+                log.exception("sla_scan_failed")
         finally:
             self._running = False
             if self._scheduler.running:

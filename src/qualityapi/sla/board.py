@@ -18,6 +18,11 @@ Level = Literal["red", "yellow", "blue", "none"]
 LEVELS: tuple[Level, ...] = ("red", "yellow", "blue", "none")
 
 
+class Assignee(BaseModel):
+    id: uuid.UUID
+    name: str | None = Field(description="Null when the staff record is gone.")
+
+
 class BoardItem(BaseModel):
     subject_type: str = Field(examples=["work_order"])
     id: uuid.UUID
@@ -30,6 +35,10 @@ class BoardItem(BaseModel):
         description="The earliest deadline among its running clocks."
     )
     sla: list[ClockSummary] = Field(description="Its clocks: target, state, due_at, warn_at.")
+    assignee: Assignee | None = Field(
+        default=None,
+        description="Who has it now (a complaint's owner); null when nobody does.",
+    )
 
 
 class Board(BaseModel):
@@ -42,11 +51,14 @@ class Board(BaseModel):
     )
 
 
-def _next_due(summary: list[dict[str, Any]]) -> datetime | None:
+def _next_due(summary: list[dict[str, Any]], level: str) -> datetime | None:
+    # A clock met late keeps the state "breached" in the summary; only on a red item can
+    # a breached clock still be open, so elsewhere its past deadline is not the next one.
+    states = ("running", "breached") if level == "red" else ("running",)
     dues = [
         datetime.fromisoformat(c["due_at"].replace("Z", "+00:00"))
         for c in summary
-        if c.get("due_at") and c.get("state") in ("running", "breached")
+        if c.get("due_at") and c.get("state") in states
     ]
     return min(dues, default=None)
 
@@ -73,8 +85,13 @@ async def board(session: AsyncSession, *, kinds: tuple[str, ...], limit: int) ->
                         status=getattr(row["status"], "value", row["status"]),
                         warning_level=WarningLevel(lv),
                         since=row["since"],
-                        next_due_at=_next_due(row["sla"] or []),
+                        next_due_at=_next_due(row["sla"] or [], lv),
                         sla=[ClockSummary.model_validate(c) for c in row["sla"] or []],
+                        assignee=(
+                            None
+                            if row["assignee_id"] is None
+                            else Assignee(id=row["assignee_id"], name=row["assignee_name"])
+                        ),
                     )
                     for row in rows
                 )

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from qualityapi.sla import calendars, policy_cache, repository, subjects
 from qualityapi.sla.calendar import BusinessCalendar
@@ -165,6 +165,9 @@ async def _compile(session: AsyncSession) -> CompiledSet:
 async def current(session: AsyncSession) -> CompiledSet:
     """Every policy compiled, from the per-process cache (rebuilt after ``TTL``)."""
     bind = session.bind
+    # A session bound to one connection (the demo's single-transaction load): its engine.
+    if isinstance(bind, AsyncConnection):
+        bind = bind.engine
     assert isinstance(bind, AsyncEngine)
     key = id(bind.sync_engine)
     hit = policy_cache.entries.get(key)

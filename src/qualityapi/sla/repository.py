@@ -22,6 +22,7 @@ from qualityapi.sla.models import (
     SlaTransition,
 )
 from qualityapi.sla.subjects import LevelStore
+from qualityapi.staff.models import Staff
 
 
 async def get_calendar(session: AsyncSession, calendar_id: uuid.UUID) -> Calendar | None:
@@ -246,6 +247,27 @@ async def lock_levels(
     return found
 
 
+async def lock_subjects(
+    session: AsyncSession, store: LevelStore, ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Locks the subjects' rows until commit, skipping those another transaction holds
+    (PostgreSQL; in id order); returns the ids that may be written now. A subject that
+    does not exist holds nothing back."""
+    wanted = sorted(set(ids))
+    if session.get_bind().dialect.name != "postgresql" or not wanted:
+        return set(wanted)
+    id_col = store.table.c[store.id]
+    free: set[uuid.UUID] = set()
+    for part in chunked(wanted):
+        stmt = select(id_col).where(id_col.in_(part)).order_by(id_col)
+        free.update((await session.execute(stmt.with_for_update(skip_locked=True))).scalars())
+    rest = [i for i in wanted if i not in free]
+    held: set[uuid.UUID] = set()
+    for part in chunked(rest):
+        held.update((await session.execute(select(id_col).where(id_col.in_(part)))).scalars())
+    return set(wanted) - held
+
+
 async def write_levels(
     session: AsyncSession,
     store: LevelStore,
@@ -278,8 +300,13 @@ async def count_open_by_level(session: AsyncSession, store: LevelStore) -> dict[
 async def open_at_level(
     session: AsyncSession, store: LevelStore, level: str, limit: int
 ) -> list[dict[str, Any]]:
-    """The oldest open subjects at ``level`` (id, number, title, status, since, sla)."""
+    """The oldest open subjects at ``level`` (id, number, title, status, since, sla, and
+    the assignee's ``assignee_id`` and ``assignee_name``)."""
     t = store.table
+    staff = table_of(Staff)
+    # The default column name may not exist in a kind that has no assignee: then none.
+    assignee = t.c.get(store.assignee) if store.assignee else None
+    source = t if assignee is None else t.outerjoin(staff, staff.c.id == assignee)
     stmt = (
         select(
             t.c[store.id].label("id"),
@@ -288,7 +315,10 @@ async def open_at_level(
             t.c[store.status].label("status"),
             t.c[store.since].label("since"),
             t.c[store.summary].label("sla"),
+            (null() if assignee is None else assignee).label("assignee_id"),
+            (null() if assignee is None else staff.c.name).label("assignee_name"),
         )
+        .select_from(source)
         .where(t.c[store.status].in_(sorted(store.open_statuses)), t.c[store.level] == level)
         .order_by(t.c[store.since], t.c[store.id])
         .limit(limit)

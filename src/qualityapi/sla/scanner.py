@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL
 from qualityapi.common.jsonable import jsonable
 from qualityapi.common.signals import commit
+from qualityapi.db import health
 from qualityapi.events import repository as events
 from qualityapi.sla import compiled, engine, replans, repository, subjects
 from qualityapi.sla.clockwork import next_check, stages_due
@@ -55,6 +56,8 @@ class ScanResult:
     transitions: int
     failed: int
     replanned: int = 0
+    # Claimed, but their subject was being changed by a request: taken on the next pass.
+    deferred: int = 0
 
 
 def _messages(
@@ -249,16 +252,50 @@ async def scan_once(
         due = await repository.claim_due(session, now, batch)
         if not due:
             return ScanResult(claimed=0, transitions=0, failed=0, replanned=replanned)
+        claimed = len(due)
+        due = await _writable(session, due)
+        deferred = claimed - len(due)
+        if not due:
+            return ScanResult(claimed, 0, 0, replanned=replanned, deferred=deferred)
         policies = await compiled.current(session)
         failed = 0
         try:
             async with session.begin_nested():
                 transitions = await _scan_batch(session, due, now, policies)
-        except Exception:
+        except Exception as exc:
+            if health.is_unavailable(exc):
+                raise  # no connection: one clock at a time would fail the same way
             log.exception("sla_batch_failed", claimed=len(due))
             transitions, failed = await _scan_each(session, due, now, policies)
         await commit(session)
-    return ScanResult(claimed=len(due), transitions=transitions, failed=failed, replanned=replanned)
+    return ScanResult(
+        claimed=claimed,
+        transitions=transitions,
+        failed=failed,
+        replanned=replanned,
+        deferred=deferred,
+    )
+
+
+async def _writable(
+    session: AsyncSession, due: Sequence[repository.ClaimedClock]
+) -> list[repository.ClaimedClock]:
+    """The claimed clocks whose subjects this pass could lock. A subject's row is locked
+    before any of its events is written, by requests and by the scanner alike, so its
+    events are numbered in commit order (what webhooks deliver in order); a subject a
+    request holds now is skipped, not waited for (no deadlock with that request, which
+    locks the subject and then its clocks)."""
+    free: set[SubjectKey] = set()
+    by_kind = _by_kind((c.subject_type, c.subject_id) for c in due)
+    for subject_type in sorted(by_kind):
+        ids = sorted(by_kind[subject_type])
+        adapter = subjects.find(subject_type)
+        if adapter is None:
+            free.update((subject_type, i) for i in ids)
+            continue
+        locked = await repository.lock_subjects(session, adapter.store, ids)
+        free.update((subject_type, i) for i in locked)
+    return [c for c in due if (c.subject_type, c.subject_id) in free]
 
 
 async def _replan_once(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
@@ -271,7 +308,8 @@ async def _replan_once(sessionmaker: async_sessionmaker[AsyncSession], now: date
             done = await replans.run_batch(session, now)
             await commit(session)
             return done
-    except Exception:
-        log.exception("sla_replan_failed")
+    except Exception as exc:
+        if not health.outage(exc):
+            log.exception("sla_replan_failed")
         replans.retry_later(RETRY_AFTER.total_seconds())
         return 0

@@ -85,8 +85,8 @@ class LevelStore:
 
     Column names of ``table``. The engine writes ``level`` and ``summary`` (and bumps
     ``version`` when there is one, so ETags change), and reads ``number``, ``title``,
-    ``status`` and ``since`` (the board's oldest-first order) of the subjects whose
-    ``status`` is one of ``open_statuses``.
+    ``status``, ``since`` (the board's oldest-first order) and ``assignee`` of the subjects
+    whose ``status`` is one of ``open_statuses``.
     """
 
     table: Table
@@ -99,6 +99,9 @@ class LevelStore:
     title: str | None = "title"  # None: the kind has no title column
     status: str = "status"
     since: str = "created_at"
+    # The staff id the board names as the item's assignee (a table without this column,
+    # or None: the kind has none).
+    assignee: str | None = "assignee_id"
 
 
 class SubjectAdapter(Protocol):

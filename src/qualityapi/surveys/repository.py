@@ -99,8 +99,10 @@ async def used_templates(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set
 # --- surveys -----------------------------------------------------------------------------
 
 
-async def get(session: AsyncSession, survey_id: uuid.UUID) -> Survey | None:
-    return await session.get(Survey, survey_id)
+async def get(session: AsyncSession, survey_id: uuid.UUID, *, lock: bool = False) -> Survey | None:
+    """``lock``: held until commit, before the change writes events (event order, see
+    ``work_orders.repository.get``)."""
+    return await session.get(Survey, survey_id, with_for_update=lock or None)
 
 
 @dataclass(frozen=True)

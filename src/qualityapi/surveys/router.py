@@ -155,7 +155,7 @@ async def add_survey_attempt(
     the survey ends `unreached`; `refused` ends it at once. Returns the survey."""
 
     async def add() -> SurveyRead:
-        survey = await service.get(session, survey_id)
+        survey = await service.get(session, survey_id, lock=True)
         check_if_match(if_match, survey.version)
         now = clock.now()
         survey = await service.record_attempt(session, survey, data, actor=principal, now=now)
@@ -186,7 +186,7 @@ async def add_survey_response(
     Emits `survey.completed`, and `survey.dissatisfied` for a low score or "not solved"."""
 
     async def add() -> SurveyRead:
-        survey = await service.get(session, survey_id)
+        survey = await service.get(session, survey_id, lock=True)
         check_if_match(if_match, survey.version)
         now = clock.now()
         answers = Answers(

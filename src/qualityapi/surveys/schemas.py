@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from qualityapi.common.kpi import KpiDefinition
 from qualityapi.common.schemas import InputModel, ReadModel, ShortText, UtcDatetime
 from qualityapi.sla.schemas import ClockSummary
 from qualityapi.sla.vocabulary import WarningLevel
@@ -274,15 +275,6 @@ class Ratio(ReadModel):
     value: float | None = Field(description="numerator / denominator; null when it is 0.")
     numerator: int
     denominator: int
-
-
-class KpiDefinition(ReadModel):
-    formula: str
-    numerator: str
-    denominator: str
-    exclusions: str
-    period: str
-    version: int
 
 
 class SurveyStats(ReadModel):

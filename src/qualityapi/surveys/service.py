@@ -66,8 +66,8 @@ def normal_email(email: Any) -> str | None:
     return text or None
 
 
-async def get(session: AsyncSession, survey_id: uuid.UUID) -> Survey:
-    survey = await repository.get(session, survey_id)
+async def get(session: AsyncSession, survey_id: uuid.UUID, *, lock: bool = False) -> Survey:
+    survey = await repository.get(session, survey_id, lock=lock)
     if survey is None:
         raise NotFound(f"survey {survey_id} does not exist")
     return survey

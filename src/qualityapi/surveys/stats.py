@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualityapi.common.kpi import KpiDefinition
 from qualityapi.surveys import repository
-from qualityapi.surveys.schemas import KpiDefinition, Ratio, SurveyStats
+from qualityapi.surveys.schemas import Ratio, SurveyStats
 from qualityapi.surveys.states import ISSUED_STATUSES, Status
 
 _PERIOD = "surveys issued (created) at or after `from` and before `to`, UTC"

@@ -35,6 +35,7 @@ from qualityapi.clock import Clock
 from qualityapi.common.jsonable import jsonable
 from qualityapi.common.signals import commit
 from qualityapi.config import Settings
+from qualityapi.db import health
 from qualityapi.events import repository as events
 from qualityapi.events.signals import MESSAGE_WRITTEN
 from qualityapi.sla.expiry import stale_warnings
@@ -96,6 +97,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._recorded = asyncio.Event()
         self._results: list[_Result] = []
+        # Sends cut short by a shutdown: their leases are given back at once.
+        self._cut_short: list[int] = []
         # Claimed and not yet recorded (queued, sending, or waiting to be recorded): what
         # the claims are bounded by. Claims run ahead of the sends (up to CLAIM_AHEAD
         # times the concurrency), so a send that ends starts the next one at once,
@@ -125,8 +128,12 @@ class Dispatcher:
             per_endpoint=self._settings.webhook_endpoint_concurrency,
         )
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stops claiming, lets sends in flight finish (up to ``grace`` s), records them."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stops claiming, lets sends in flight finish (up to ``grace`` s, default the
+        ``webhook_shutdown_grace_seconds`` setting), records them, and gives back the
+        leases of those it had to cut short."""
+        if grace is None:
+            grace = self._settings.webhook_shutdown_grace_seconds
         MESSAGE_WRITTEN.unsubscribe(self.wake)
         self._stopping = True
         self._wake.set()
@@ -137,6 +144,8 @@ class Dispatcher:
             await asyncio.wait(set(self._sends), timeout=grace)
         for task in set(self._sends):
             await _cancel(task)
+        await self._unlease(self._cut_short)
+        self._cut_short = []
         # Let the recorder write what finished (a cancelled write would lose the results:
         # those deliveries would be sent again after their lease).
         deadline = asyncio.get_running_loop().time() + grace
@@ -159,8 +168,9 @@ class Dispatcher:
                 routed = await self._route()
                 started = await self._claim()
                 busy = routed == ROUTE_BATCH or started > 0
-            except Exception:
-                log.exception("webhook_dispatch_failed")
+            except Exception as exc:
+                if not health.outage(exc):
+                    log.exception("webhook_dispatch_failed")
                 await asyncio.sleep(ERROR_PAUSE)
                 continue
             if busy and self._free() > 0:
@@ -288,12 +298,14 @@ class Dispatcher:
         self._queue.clear()
         for c in queued:
             _drop(self._held, c.endpoint_id)
-        if queued:
+        await self._unlease([c.delivery_id for c in queued])
+
+    async def _unlease(self, delivery_ids: list[int]) -> None:
+        if delivery_ids:
+            # Best effort: if the database is gone too, the leases simply run out.
             with contextlib.suppress(Exception):
                 async with self._sessionmaker() as session:
-                    await repository.unlease(
-                        session, [c.delivery_id for c in queued], self._token, self._clock.now()
-                    )
+                    await repository.unlease(session, delivery_ids, self._token, self._clock.now())
                     await session.commit()
 
     async def _send(self, claimed: Claimed, endpoint: EndpointTarget) -> None:
@@ -305,9 +317,11 @@ class Dispatcher:
                 body=body_of(claimed.payload),
             )
         except asyncio.CancelledError:
-            # Shutting down mid-send: nothing to record; the lease brings it back.
+            # Shutting down mid-send: nothing to record; ``stop`` gives the lease back so
+            # another replica sends it now rather than after the lease runs out.
             _drop(self._sending, claimed.endpoint_id)
             _drop(self._held, claimed.endpoint_id)
+            self._cut_short.append(claimed.delivery_id)
             raise
         except Exception as exc:  # a bug here must not lose the delivery: log it as failed
             log.exception("webhook_send_crashed", delivery_id=claimed.delivery_id)

@@ -143,6 +143,15 @@ async def failing_too_long(
 
 
 async def claim_unrouted(session: AsyncSession, limit: int) -> list[Any]:
+    """New messages to route, locked (SKIP LOCKED: replicas take different ones), in id
+    order, and only in per-subject order: a message waits while an earlier message of
+    the same subject is still unrouted and not in this batch (another replica is routing
+    it), so its deliveries can never be created, and sent, before the earlier one's.
+
+    Message ids follow commit order per subject because every write to a subject holds
+    the subject's row lock from before its first outbox row until its commit
+    (``sla.scanner`` and the domains' ``get_for_update``).
+    """
     m = _messages.c
     stmt = (
         select(m.id, m.type, m.subject_key, m.created_at)
@@ -152,7 +161,28 @@ async def claim_unrouted(session: AsyncSession, limit: int) -> list[Any]:
     )
     if _is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
-    return list((await session.execute(stmt)).all())
+    claimed = list((await session.execute(stmt)).all())
+    if not claimed or not _is_postgres(session):
+        return claimed  # SQLite: one writer, one router; nothing can be in between
+    mine = {r.id for r in claimed}
+    keys = sorted({r.subject_key for r in claimed})
+    unrouted = await session.execute(
+        select(m.id, m.subject_key)
+        .where(
+            m.routed_at.is_(None),
+            m.subject_key.in_(keys),
+            m.id <= max(mine),
+        )
+        .order_by(m.id)
+    )
+    blocked: set[str] = set()
+    held_back: set[int] = set()
+    for row in unrouted:
+        if row.subject_key in blocked:
+            held_back.add(row.id)
+        elif row.id not in mine:
+            blocked.add(row.subject_key)  # an earlier one is another router's
+    return [r for r in claimed if r.id not in held_back]
 
 
 async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -47,7 +47,7 @@ async def _perform(
     if_match: str | None,
     response: Response,
 ) -> WorkOrderRead:
-    wo = await service.get(session, work_order_id)
+    wo = await service.get(session, work_order_id, lock=True)
     check_if_match(if_match, wo.version)
     wo = await service.apply_action(session, wo, action, body, actor=principal, now=now)
     return read(wo, response)

@@ -56,6 +56,11 @@ class WorkOrder(UuidPk, Base):
     held_from: Mapped[Status | None] = mapped_column(str_enum(Status))
     resolution: Mapped[str | None] = mapped_column(Text)
     reopen_count: Mapped[int] = mapped_column(Integer)
+    # First-contact resolution (reports/): who had the order first, and how many people it
+    # was given to; set by the service, never reset. A reference, not a foreign key: the
+    # history stays when a staff record goes.
+    first_assignee_id: Mapped[uuid.UUID | None]
+    assignments: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_by: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]

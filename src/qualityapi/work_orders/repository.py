@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from qualityapi.common.pagination import PageParams, paginate_newest_first
 from qualityapi.db.base import table_of
@@ -55,6 +55,9 @@ async def next_number(session: AsyncSession, prefix: str, year: int) -> int:
     no contention and stays gapless.
     """
     bind = session.bind
+    # A session bound to one connection (the demo's single-transaction load): its engine.
+    if isinstance(bind, AsyncConnection):
+        bind = bind.engine
     assert isinstance(bind, AsyncEngine)
     if bind.dialect.name == "postgresql":
         name = f"seq_{prefix.lower()}_{year}"
@@ -81,9 +84,15 @@ async def _ensure_sequence(bind: AsyncEngine, name: str) -> None:
                 raise
 
 
-async def get(session: AsyncSession, work_order_id: uuid.UUID) -> WorkOrder | None:
-    """The ORM object, for changes (its ``version`` guards concurrent writes)."""
-    return await session.get(WorkOrder, work_order_id)
+async def get(
+    session: AsyncSession, work_order_id: uuid.UUID, *, lock: bool = False
+) -> WorkOrder | None:
+    """The ORM object, for changes (its ``version`` guards concurrent writes).
+
+    ``lock``: the row stays locked until commit (PostgreSQL), taken before the change
+    writes its first event, so that the order's events are numbered in commit order
+    (webhooks deliver them in that order, see ``webhooks.repository.claim_unrouted``)."""
+    return await session.get(WorkOrder, work_order_id, with_for_update=lock or None)
 
 
 # Creating and reading by id are the hottest paths; plain Core statements skip the

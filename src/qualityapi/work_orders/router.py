@@ -119,7 +119,7 @@ async def update_work_order(
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> WorkOrderRead:
-    wo = await service.get(session, work_order_id)
+    wo = await service.get(session, work_order_id, lock=True)
     check_if_match(if_match, wo.version)
     wo = await service.update(session, wo, data, actor=principal, now=clock.now())
     return read(wo, response)

@@ -48,8 +48,9 @@ def format_number(year: int, seq: int) -> str:
     return f"WO-{year}-{seq:06d}"
 
 
-async def get(session: AsyncSession, work_order_id: uuid.UUID) -> WorkOrder:
-    wo = await repository.get(session, work_order_id)
+async def get(session: AsyncSession, work_order_id: uuid.UUID, *, lock: bool = False) -> WorkOrder:
+    """``lock`` before a change that writes events (``repository.get``)."""
+    wo = await repository.get(session, work_order_id, lock=lock)
     if wo is None:
         raise NotFound(f"work order {work_order_id} does not exist")
     return wo
@@ -96,6 +97,8 @@ async def create(
         "held_from": None,
         "resolution": None,
         "reopen_count": 0,
+        "first_assignee_id": data.assignee_id,
+        "assignments": 1 if data.assignee_id else 0,
         "created_by": actor.name,
         "version": 1,
         "created_at": now,
@@ -169,6 +172,16 @@ async def update(
     return wo
 
 
+def _record_first_contact(wo: WorkOrder, body: ActionBody | None) -> None:
+    """Who had the order first and how many people it was given to: what first-contact
+    resolution needs (reports/). Set once, never reset; kept off the timeline, whose
+    entries already say the same. Runs before the action changes the assignee."""
+    if isinstance(body, AssignAction) and body.assignee_id != wo.assignee_id:
+        wo.assignments += 1
+        if wo.first_assignee_id is None:
+            wo.first_assignee_id = body.assignee_id
+
+
 async def apply_action(
     session: AsyncSession,
     wo: WorkOrder,
@@ -186,6 +199,7 @@ async def apply_action(
             allowed=[a.value for a in wo.allowed_actions],
         )
     previous = wo.status
+    _record_first_contact(wo, body)
     cs = ChangeSet(wo)
     note: str | None = None
     match body:

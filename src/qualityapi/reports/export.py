@@ -1,0 +1,141 @@
+"""The monthly report as CSV: one line per figure, written from the very object the JSON
+is, so both always carry the same numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from qualityapi.reports.schemas import Kpi, MonthlyReport
+
+COLUMNS = (
+    "section",
+    "subject_type",
+    "target",
+    "key",
+    "label",
+    "value",
+    "numerator",
+    "denominator",
+    "goal",
+    "meets_goal",
+    "previous_value",
+    "change",
+    "definition_version",
+)
+
+
+def _kpi(section: str, k: Kpi, st: str = "", target: str = "") -> dict[str, Any]:
+    return {
+        "section": section,
+        "subject_type": st,
+        "target": target,
+        "key": k.key,
+        "label": k.unit,
+        "value": k.value,
+        "numerator": k.numerator,
+        "denominator": k.denominator,
+        "goal": k.goal,
+        "meets_goal": k.meets_goal,
+        "previous_value": k.previous_value,
+        "change": k.change,
+        "definition_version": k.definition.version,
+    }
+
+
+def _count(section: str, key: str, value: Any, **extra: Any) -> dict[str, Any]:
+    return {"section": section, "key": key, "value": value, **extra}
+
+
+def rows(report: MonthlyReport) -> Iterator[dict[str, Any]]:
+    """Every figure of ``report``, in the order of the JSON document."""
+    d = report.data
+    for key, value in (
+        ("month", report.month),
+        ("time_zone", report.time_zone),
+        ("start", report.start),
+        ("end", report.end),
+        ("final", report.final),
+        ("final_after", report.final_after),
+        ("generated_at", d.generated_at),
+        ("last_clock_outcome_id", d.last_clock_outcome_id),
+        ("last_outbox_message_id", d.last_outbox_message_id),
+    ):
+        yield _count("report", key, None, label=value)
+    v = report.volumes
+    yield _count(
+        "volumes", "work_orders", v.work_orders, previous_value=v.previous, change=v.change
+    )
+    yield _count("volumes", "complaints", v.complaints)
+    for c in v.by_priority:
+        yield _count("volumes_by_priority", c.key or "", c.count, label=c.share)
+    for c in v.by_category:
+        yield _count("volumes_by_category", c.key or "", c.count, label=c.share)
+    for cp in v.by_category_priority:
+        yield _count("volumes_by_category_priority", cp.category or "", cp.count, label=cp.priority)
+    for rank, c in enumerate(report.top_categories, 1):
+        yield _count("top_categories", c.key or "", c.count, label=rank)
+    for t in report.sla:
+        yield _kpi("sla_attainment", t.attainment, t.subject_type, t.target)
+        for name in ("met", "breached", "cancelled", "running"):
+            yield _count(
+                "sla_counts", name, getattr(t, name), subject_type=t.subject_type, target=t.target
+            )
+    f = report.first_contact_resolution
+    yield _kpi("first_contact_resolution", f.gross)
+    yield _kpi("first_contact_resolution", f.net)
+    for name in ("resolved", "by_first_assignee", "reopened_within_window", "window_open"):
+        yield _count("first_contact_counts", name, getattr(f, name))
+    s = report.satisfaction
+    yield _kpi("satisfaction", s.csat)
+    yield _kpi("satisfaction", s.response_rate)
+    for name in ("issued", "answered", "satisfied", "dissatisfied", "unreached", "refused"):
+        yield _count("satisfaction_counts", name, getattr(s, name))
+    for name in ("pending", "cancelled", "skipped"):
+        yield _count("satisfaction_counts", name, getattr(s, name))
+    figures = report.complaints
+    yield _count("complaints", "received", figures.received)
+    yield _kpi("complaints", figures.rate)
+    yield _kpi("complaints", figures.on_time_closure)
+    for step in report.slowest_steps:
+        label = f"{step.from_milestone} -> {step.to_milestone}"
+        yield _count("slowest_steps", f"{step.step}:orders", step.orders, label=label)
+        yield _count("slowest_steps", f"{step.step}:median_seconds", step.median_seconds)
+        yield _count("slowest_steps", f"{step.step}:p90_seconds", step.p90_seconds)
+    for r in report.retraining:
+        yield _count("retraining", str(r.staff_id), int(r.flagged_at_month_end), label=r.name or "")
+    for p in report.high_frequency_problems:
+        yield _count(
+            "high_frequency_problems",
+            str(p.plan_id),
+            p.complaint_count,
+            label=f"{p.dimension}: {p.key}",
+        )
+
+
+# A cell a spreadsheet would run as a formula (a category typed as "=HYPERLINK(...)").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv(report: MonthlyReport) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows(report):
+        writer.writerow({k: _cell(row.get(k)) for k in COLUMNS})
+    return out.getvalue()

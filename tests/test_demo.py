@@ -1,0 +1,58 @@
+"""``qualityapi demo``: the sample loads through the API on both databases, leaves items at
+every level with a history of met and breached clocks, and a second run adds only
+today's items."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from qualityapi.clock import FrozenClock
+from qualityapi.db.engine import make_engine
+from qualityapi.db.session import make_sessionmaker
+from qualityapi.demo import load, report
+from qualityapi.sla.models import SlaClock
+from tests.conftest import START, make_settings, started_api
+
+
+async def _count(url: str, *where: object) -> int:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            stmt = select(func.count()).select_from(SlaClock).where(*where)  # type: ignore[arg-type]
+            return int(await session.scalar(stmt) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_demo_loads_every_level_and_runs_twice(database_url: str) -> None:
+    async with started_api(database_url, FrozenClock(START)):
+        pass  # a clean database with the defaults, as after a first `make run`
+    settings = make_settings(database_url)
+    said: list[str] = []
+    first = await load(
+        settings, base_url="http://127.0.0.1:8000", now=START, seed=3, days=3, say=said.append
+    )
+    assert first.history_loaded
+    assert first.board["red"] > 0 and first.board["yellow"] > 0 and first.board["blue"] > 0
+    assert len(first.watch) == 5
+    assert first.surveys > 0 and first.complaints > 0
+    text = report(first)
+    assert "http://127.0.0.1:8000/board" in text and first.key in text
+    assert "/docs" in text and "/redoc" in text
+    # The history was played on its own clock: deadlines met and missed, callbacks made.
+    assert await _count(database_url, SlaClock.met_at.is_not(None)) > 20
+    assert await _count(database_url, SlaClock.breached_at.is_not(None)) > 0
+
+    again = await load(
+        settings,
+        base_url="http://127.0.0.1:8000",
+        now=START + timedelta(minutes=10),
+        seed=4,
+        days=3,
+        say=said.append,
+    )
+    assert not again.history_loaded
+    assert any("already" in line for line in said)
+    assert first.work_orders > again.work_orders > 0
