@@ -123,6 +123,12 @@ class UvicornServer:
         self._log: IO[bytes] | None = None
 
     @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise BenchError(f"{self.name} was never started")
+        return self._proc.pid
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 

@@ -83,6 +83,56 @@ async def test_scanner_job_wakes_when_the_earliest_clock_falls_due(database_url:
             job.shutdown()
 
 
+async def test_a_create_does_not_wake_the_scanner_before_its_clocks_need_a_look(
+    database_url: str,
+) -> None:
+    # Issue 12: every create used to wake a scanner pass. A new order's first check (its
+    # yellow) lies ahead; the scanner is woken for it only if that is sooner than the pass
+    # already scheduled, and then for that instant, not at once.
+    clock = FrozenClock(START)
+    async with started_api(database_url, clock) as api:
+        job = SlaScanJob(api.app.state.sessionmaker, clock, safety_interval=86400, batch=10)
+        job._scheduler.start(paused=True)
+        CLOCK_CHANGED.subscribe(job.wake)
+        try:
+            await job.run()  # nothing open: the next pass is the safety interval away
+            scheduled = job._scheduler.get_job(JOB_ID)
+            assert scheduled is not None and scheduled.next_run_time == START + timedelta(days=1)
+
+            await create_work_order(api, priority="urgent")  # yellow after 48 min
+            woken = job._scheduler.get_job(JOB_ID)
+            assert woken is not None and woken.next_run_time == START + timedelta(minutes=48)
+
+            await create_work_order(api, priority="normal")  # its first check is later
+            kept = job._scheduler.get_job(JOB_ID)
+            assert kept is not None and kept.next_run_time == START + timedelta(minutes=48)
+
+            CLOCK_CHANGED.notify()  # a change of unknown timing: at once
+            now = job._scheduler.get_job(JOB_ID)
+            assert now is not None and now.next_run_time == clock.now()
+        finally:
+            CLOCK_CHANGED.unsubscribe(job.wake)
+            job.shutdown()
+
+
+async def test_a_change_during_a_pass_brings_its_successor_forward(database_url: str) -> None:
+    clock = FrozenClock(START)
+    async with started_api(database_url, clock) as api:
+        job = SlaScanJob(api.app.state.sessionmaker, clock, safety_interval=86400, batch=10)
+        job._scheduler.start(paused=True)
+        try:
+            job._running = True  # as if a pass had read the clocks before this change
+            job.wake(START + timedelta(minutes=10))
+            job._running = False
+            await job.run()
+            scheduled = job._scheduler.get_job(JOB_ID)
+            assert scheduled is not None and scheduled.next_run_time == START + timedelta(
+                minutes=10
+            )
+        finally:
+            job.shutdown()
+
+
 async def test_clocks_locked_by_another_replica_are_retried_shortly_not_spun_on(
     database_url: str,
 ) -> None:

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # The dispatcher wakes when this process commits a message, and polls this often for
     # messages of other replicas and for retries.
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # After a wake, the dispatcher waits this long before routing, so that a burst of
+    # commits (one message each) is routed and claimed in one pass instead of one each.
+    webhook_wake_coalesce_seconds: float = Field(default=0.02, ge=0, le=1)
     # How long a claimed delivery stays reserved; after a crash it is claimed again.
     webhook_lease_seconds: float = Field(default=60.0, ge=1)
     # On shutdown, how long sends in flight may finish; those cut short are given back.

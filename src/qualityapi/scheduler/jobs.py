@@ -23,8 +23,11 @@ class SlaScanJob:
 
     After each pass the job is scheduled for the earliest next check, but no later than
     the safety interval (changes made by other replicas are found then). A clock change in
-    this process (``sla.signals``) wakes it at once. A full batch is followed at once by
-    another pass, so a burst drains without waiting.
+    this process (``sla.signals``) brings the next pass forward to the earliest check the
+    change needs, and does nothing when a pass is due before that anyway: a burst of new
+    orders, whose first checks lie minutes or hours ahead, costs no pass at all. A full
+    batch is followed at once by another pass, so a burst of due clocks drains without
+    waiting.
     """
 
     def __init__(
@@ -42,6 +45,10 @@ class SlaScanJob:
         self._scheduler = AsyncIOScheduler()
         self._running = False
         self._pending = False
+        # When the scheduled pass runs (None: not scheduled); a change due later needs no
+        # wake. ``_pending_at``: the earliest check marked while a pass was running.
+        self._next_at: datetime | None = None
+        self._pending_at: datetime | None = None
 
     def start(self) -> None:
         self._scheduler.start()
@@ -54,14 +61,23 @@ class SlaScanJob:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
-    def wake(self) -> None:
-        # Everything runs on the event loop: no lock needed. A wake during a pass makes
-        # the pass go round once more instead of being lost.
-        self._pending = True
-        if not self._running:
-            self._schedule(self._clock.now())
+    def wake(self, at: datetime | None = None) -> None:
+        """A clock changed that needs a look at ``at`` (None or past: at once)."""
+        # Everything runs on the event loop: no lock needed.
+        now = self._clock.now()
+        when = now if at is None else max(at, now)
+        if self._running:
+            # The pass may have read the clocks before this change: remember it, so the
+            # pass goes round again (if due) or schedules its successor no later.
+            if self._pending_at is None or when < self._pending_at:
+                self._pending_at = when
+            return
+        if self._next_at is not None and self._next_at <= when:
+            return
+        self._schedule(when)
 
     def _schedule(self, when: datetime) -> None:
+        self._next_at = when
         # max_instances=2: run() schedules its successor from its own ``finally``, while
         # APScheduler still counts it as running; with 1, a successor due at once would be
         # skipped and, being a one-shot job, dropped: the scanner would stop for good.
@@ -89,6 +105,8 @@ class SlaScanJob:
         try:
             while True:
                 self._pending = False
+                if self._pending_at is not None and self._pending_at <= self._clock.now():
+                    self._pending_at = None  # this pass sees that change
                 result = await scan_once(self._sessionmaker, self._clock.now(), batch=self._batch)
                 # Per pass: debug, so that a busy service's log (and the first run's key
                 # banner) stays readable; a failure is a warning.
@@ -101,7 +119,8 @@ class SlaScanJob:
                 )
                 # A full batch of due clocks or of re-plans: more may be waiting.
                 more = result.claimed >= self._batch or result.replanned >= replans.BATCH
-                if not more and not self._pending:
+                due_now = self._pending_at is not None and self._pending_at <= self._clock.now()
+                if not more and not self._pending and not due_now:
                     break
             async with self._sessionmaker() as session:
                 earliest = await repository.earliest_check(session)
@@ -119,5 +138,9 @@ class SlaScanJob:
                 log.exception("sla_scan_failed")
         finally:
             self._running = False
+            if self._pending_at is not None:
+                # Marked during the pass, maybe after ``earliest_check`` read the clocks.
+                next_at = min(next_at, self._pending_at)
+                self._pending_at = None
             if self._scheduler.running:
                 self._schedule(next_at)

@@ -110,6 +110,14 @@ def _store(row: SlaClock, clock: Clock, now: datetime) -> bool:
     return changed
 
 
+def _wake_scanner(session: AsyncSession, clocks: Iterable[Clock]) -> None:
+    """After the commit, the scanner looks no later than the earliest next check among
+    ``clocks`` (the ones written); clocks with no next check need no look at all."""
+    checks = [c.next_check_at for c in clocks if c.next_check_at is not None]
+    if checks:
+        signals.CLOCK_CHANGED.after_commit(session, at=min(checks))
+
+
 def _times(facts: SubjectFacts) -> SubjectTimes:
     return SubjectTimes(
         started_at=facts.started_at,
@@ -190,7 +198,7 @@ async def start(
                 for c in started
             ],
         )
-        signals.CLOCK_CHANGED.after_commit(session)
+        _wake_scanner(session, started)
     return derive(started)
 
 
@@ -245,7 +253,7 @@ async def _apply(
         else None
     )
     by_target = {r.target: r for r in rows}
-    changed = False
+    changed: list[Clock] = []
     new_rows: list[dict[str, Any]] = []
     new_clocks: list[Clock] = []
     for target, op in ops.items():
@@ -280,11 +288,10 @@ async def _apply(
                 }
             )
         elif _store(row, after, now):
-            changed = True
+            changed.append(after)
     if new_rows:
         await repository.insert_clocks(session, new_rows)
-    if changed or new_rows:
-        signals.CLOCK_CHANGED.after_commit(session)
+    _wake_scanner(session, changed + new_clocks)
     # The rows as changed in this session (not re-read: that would drop unflushed
     # changes), then the new ones, in the order ``clocks_for`` gives.
     final = [pure(r) for r in rows] + new_clocks
@@ -340,7 +347,7 @@ async def extend(
     except CalendarHorizonError as exc:
         raise Unprocessable(f"SLA target {target}: {exc}") from exc
     _store(row, extended, now)
-    signals.CLOCK_CHANGED.after_commit(session)
+    _wake_scanner(session, [extended])
     return await _derived(session, adapter, facts.id, [pure(r) for r in rows], now, level)
 
 

@@ -155,7 +155,7 @@ class Dispatcher:
         if self._recorder_task is not None:
             await _cancel(self._recorder_task)
 
-    def wake(self) -> None:
+    def wake(self, _at: datetime | None = None) -> None:
         self._wake.set()
 
     # --- the loop -------------------------------------------------------------------------
@@ -177,6 +177,11 @@ class Dispatcher:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle_timeout())
+            coalesce = self._settings.webhook_wake_coalesce_seconds
+            if self._wake.is_set() and coalesce > 0 and not self._stopping:
+                # Woken by a commit: the rest of its burst is committing too. One pass for
+                # all of them costs two transactions instead of two per message.
+                await asyncio.sleep(coalesce)
 
     def _free(self) -> int:
         return CLAIM_AHEAD * self._settings.webhook_concurrency - self._held.total()
