@@ -7,8 +7,11 @@ COPY src ./src
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
+# The release's commit, for qualityapi_build_info: docker build --build-arg COMMIT=$(git rev-parse HEAD)
+ARG COMMIT=unknown
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    QUALITYAPI_BUILD_COMMIT=$COMMIT \
     QUALITYAPI_HOST=0.0.0.0 \
     QUALITYAPI_PORT=8000 \
     QUALITYAPI_LOG_FORMAT=json \

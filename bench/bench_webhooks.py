@@ -81,7 +81,7 @@ from qualityapi.work_orders.states import Status  # noqa: E402
 
 GOAL_NOOP_RATE = 950.0
 GOAL_SLOW_RATE = 600.0
-GOAL_LATENCY_P99_MS = 1000.0
+GOAL_LATENCY_P99_MS = 250.0  # issue 12 (issue 4 asked for 1,000)
 GOAL_BURST_S = 30.0
 
 LATENCY_CATEGORY = "bench-webhook-latency"
@@ -673,7 +673,7 @@ async def measure_throughput(
 async def measure_latency(
     api: httpx.AsyncClient, receiver: Receiver, procs: Processes, opts: Options
 ) -> Latency:
-    calendars = (await api.get("/v1/calendars")).json()
+    calendars = (await api.get("/v1/calendars")).json()["items"]
     always = next(c for c in calendars if c["name"] == "24x7")
     policy = await api.post(
         "/v1/sla-policies",
@@ -1247,7 +1247,7 @@ def goal_rows(run: DatabaseRun, opts: Options) -> list[tuple[str, str, str, bool
 
 
 def print_summary(runs: list[DatabaseRun], opts: Options) -> None:
-    print("summary (goals from issue 4; reported, not asserted)")
+    print("summary (goals from issues 4 and 12; reported, not asserted)")
     names = [r.database for r in runs]
     head = f"  {'goal':<42}{'target':<11}" + "".join(f"{n:>18}" for n in names)
     print(head)

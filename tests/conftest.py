@@ -124,6 +124,10 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "scheduler_enabled": False,
         "log_level": "warning",
         "migrations_dir": MIGRATIONS,
+        # Route-walking tests send hundreds of wrong keys from one address: the failed-auth
+        # throttle is tested on its own (tests/test_ops_security.py sets its values).
+        "auth_failure_limit": 10_000,
+        "auth_failure_max_delay_seconds": 0.0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -86,7 +86,7 @@ async def test_key_life_cycle_through_the_api(api: Api) -> None:
     assert created.status_code == 201
     raw = created.json()["key"]
     assert raw.startswith("qak_") and len(raw) > 40
-    listed = (await api.client.get("/v1/api-keys", headers=api.auth())).json()
+    listed = (await api.client.get("/v1/api-keys", headers=api.auth())).json()["items"]
     assert all("key" not in k for k in listed)
     assert created.json()["id"] in {k["id"] for k in listed}
 
@@ -154,5 +154,5 @@ async def test_bootstrap_key_is_admin(api: Api) -> None:
         "/v1/api-keys", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
     )
     assert response.status_code == 200
-    names = {k["name"]: k["role"] for k in response.json()}
+    names = {k["name"]: k["role"] for k in response.json()["items"]}
     assert names["bootstrap-admin"] == "admin"

@@ -236,7 +236,7 @@ async def test_an_extension_moves_the_deadline_and_keeps_the_original(api: Api) 
 
 
 async def test_a_policy_can_limit_extensions(api: Api) -> None:
-    policies = (await api.client.get("/v1/sla-policies", headers=api.auth())).json()
+    policies = (await api.client.get("/v1/sla-policies", headers=api.auth())).json()["items"]
     major = next(p for p in policies if p["name"] == "complaint major")
     edited = await api.client.patch(
         f"/v1/sla-policies/{major['id']}", json={"max_extensions": 1}, headers=api.auth()

@@ -24,7 +24,10 @@ async def test_stale_if_match_is_412_and_changes_nothing(api: Api) -> None:
     assert (await api.client.get(url, headers=api.auth())).json()["title"] == "First"
     stale_action = await act(api, wo["id"], "respond", None, **{"If-Match": '"1"'})
     assert_problem(stale_action, 412)
-    fresh_action = await act(api, wo["id"], "respond", None, **{"If-Match": 'W/"2"'})
+    # If-Match compares strongly: a weak tag never matches (issue 13).
+    weak_action = await act(api, wo["id"], "respond", None, **{"If-Match": 'W/"2"'})
+    assert_problem(weak_action, 412)
+    fresh_action = await act(api, wo["id"], "respond", None, **{"If-Match": '"2"'})
     assert fresh_action.status_code == 200
 
 

@@ -99,7 +99,8 @@ def test_real_server_walks_blue_yellow_red_and_escalates(database_url: str) -> N
     }
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     with running_server(env) as (base, _), httpx.Client(base_url=base, headers=headers) as http:
-        always = next(c for c in http.get("/v1/calendars").json() if c["name"] == "24x7")
+        calendars = http.get("/v1/calendars").json()["items"]
+        always = next(c for c in calendars if c["name"] == "24x7")
         policy = http.post(
             "/v1/sla-policies",
             json={

@@ -49,7 +49,7 @@ def _env(url: str) -> dict[str, str]:
 
 
 async def _setup(base: str, client: httpx.AsyncClient, receiver_url: str) -> None:
-    calendars = (await client.get(f"{base}/v1/calendars", headers=HEADERS)).json()
+    calendars = (await client.get(f"{base}/v1/calendars", headers=HEADERS)).json()["items"]
     always = next(c for c in calendars if c["name"] == "24x7")
     policy = await client.post(
         f"{base}/v1/sla-policies",

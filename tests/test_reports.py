@@ -754,7 +754,8 @@ class Simulation:
         wo = await create_work_order(self.api, priority="urgent", customer=customer())
         self.orders[wo["id"]] = wo
         self.log[wo["id"]] = OrderLog(reported=self.api.clock.now(), assignees=[None])
-        policies = (await self.api.client.get("/v1/sla-policies", headers=self.api.auth())).json()
+        listed = await self.api.client.get("/v1/sla-policies", headers=self.api.auth())
+        policies = listed.json()["items"]
         urgent = next(p for p in policies if p["name"] == "urgent")
         # A shorter response target, and no arrival target any more: running arrivals are
         # cancelled by the re-plan, running responses may now be late.

@@ -179,3 +179,32 @@ async def test_a_second_scheduler_on_one_sqlite_file_is_refused(database_url: st
     third = create_app(make_settings(database_url, scheduler_enabled=True))
     async with third.router.lifespan_context(third):
         pass
+
+
+async def test_stop_lets_a_pass_in_progress_finish(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pass cancelled when the loop closed logged a plain-text CancelledError traceback
+    # at every SIGTERM that caught one mid-way.
+    from qualityapi.scheduler import jobs
+    from qualityapi.sla.scanner import ScanResult
+
+    finished: list[bool] = []
+    entered = asyncio.Event()
+
+    async def slow_scan(*_args: object, **_kwargs: object) -> ScanResult:
+        entered.set()
+        await asyncio.sleep(0.2)  # stands for a pass's statements
+        finished.append(True)
+        return ScanResult(claimed=0, transitions=0, failed=0)
+
+    clock = FrozenClock(START)
+    async with started_api(database_url, clock) as api:
+        monkeypatch.setattr(jobs, "scan_once", slow_scan)
+        job = SlaScanJob(api.app.state.sessionmaker, clock, safety_interval=86400, batch=10)
+        job._scheduler.start(paused=True)
+        task = asyncio.create_task(job.run())
+        await entered.wait()
+        await job.stop(grace=10)
+        assert finished == [True]
+        assert task.done() and not task.cancelled()

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,12 +91,18 @@ async def test_blue_yellow_red_and_the_escalation_ladder(api: Api) -> None:
         {
             "role": "team_manager",
             "staff_id": None,
+            "name": None,
+            "email": None,
+            "phone": None,
             "reason": "the work order has no team",
             "instead_of": None,
         },
         {
             "role": "team_supervisor",
             "staff_id": None,
+            "name": None,
+            "email": None,
+            "phone": None,
             "reason": "the work order has no team",
             "instead_of": "team_manager",
         },
@@ -280,7 +287,7 @@ async def test_policy_edit_replans_running_clocks_in_the_scanner(api: Api) -> No
     api.clock.advance(timedelta(minutes=10))
     urgent = next(
         p
-        for p in (await api.client.get("/v1/sla-policies", headers=api.auth())).json()
+        for p in (await api.client.get("/v1/sla-policies", headers=api.auth())).json()["items"]
         if p["name"] == "urgent"
     )
     response = await api.client.patch(
@@ -410,7 +417,7 @@ async def test_a_policy_edit_with_no_change_leaves_an_appointment_clock_alone(ap
     api.clock.advance(timedelta(hours=1))
     high = next(
         p
-        for p in (await api.client.get("/v1/sla-policies", headers=api.auth())).json()
+        for p in (await api.client.get("/v1/sla-policies", headers=api.auth())).json()["items"]
         if p["name"] == "high"
     )
     for _ in range(2):
@@ -455,7 +462,7 @@ async def test_a_policy_edit_reaches_many_clocks_in_bounded_batches(
     orders = [await create_work_order(api, priority="urgent") for _ in range(4)]  # 8 clocks
     urgent = next(
         p
-        for p in (await api.client.get("/v1/sla-policies", headers=api.auth())).json()
+        for p in (await api.client.get("/v1/sla-policies", headers=api.auth())).json()["items"]
         if p["name"] == "urgent"
     )
     edited = await api.client.patch(
@@ -475,15 +482,69 @@ async def test_a_policy_edit_reaches_many_clocks_in_bounded_batches(
 
 async def test_an_appointment_beyond_the_horizon_is_a_clear_422(api: Api) -> None:
     # Found: year 9999 ran 50-150 s on the event loop, then answered 500.
-    for when in ("9999-12-31T00:00:00Z", "2100-01-01T00:00:00Z"):
+    # Year 9999 is now outside the accepted instants (common.schemas.INSTANT_RANGE).
+    for when, needle in (
+        ("9999-12-31T00:00:00Z", "appointment_end: timestamp out of range"),
+        ("2100-01-01T00:00:00Z", "SLA target arrival"),
+    ):
         response = await api.client.post(
             "/v1/work-orders",
             json=work_order_body(priority="high", appointment_end=when),
             headers=api.auth(Role.agent),
         )
         problem = assert_problem(response, 422)
-        assert "SLA target arrival" in problem["detail"]
+        assert needle in problem["detail"]
     listed = (await api.client.get("/v1/work-orders", headers=api.auth())).json()
     assert listed["items"] == []  # nothing stored
     near = await create_work_order(api, priority="high", appointment_end="2027-06-01T04:00:00Z")
     assert clock_of(await sla(api, near["id"]), "arrival")["due_at"] == "2027-06-01T04:00:00Z"
+
+
+async def test_a_policy_created_on_another_replica_escalates_here(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the 5,000-order replica test's review: each process caches its compiled
+    # policies, and only the process that creates a policy clears its own cache. This
+    # process's scanner then met clocks of a policy it did not know, and breached them
+    # with no ladder: their escalations never came.
+    from qualityapi.main import create_app
+    from qualityapi.sla import compiled, policy_cache
+    from tests.conftest import make_settings
+
+    monkeypatch.setattr(compiled, "TTL", 3600.0)  # stale for the whole test, however slow
+    await create_work_order(api, priority="urgent")  # this process's cache is now built
+    other = create_app(make_settings(api.database_url), clock=api.clock)
+    async with other.router.lifespan_context(other):
+        # One process stands in for two: the other replica's edits clear its cache only.
+        mine = id(other.state.engine.sync_engine)
+        monkeypatch.setattr(
+            policy_cache, "invalidate", lambda: policy_cache.entries.pop(mine, None)
+        )
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as b:
+            cals = (await b.get("/v1/calendars", headers=api.auth())).json()
+            cals = cals["items"] if isinstance(cals, dict) else cals
+            always = next(c for c in cals if c["name"] == "24x7")
+            policy = await b.post(
+                "/v1/sla-policies",
+                json={
+                    "name": "lifts",
+                    "rank": 1,
+                    "match": {"categories": ["lift"]},
+                    "calendar_id": always["id"],
+                    "targets": {"response": "PT10M"},
+                    "escalation": [{"level": 1, "after": "PT0S", "notify": [{"role": "assignee"}]}],
+                },
+                headers=api.auth(),
+            )
+            assert policy.status_code == 201, policy.text
+            created = await b.post(
+                "/v1/work-orders", json=work_order_body(category="lift"), headers=api.auth()
+            )
+            assert created.status_code == 201, created.text
+    wo_id = created.json()["id"]
+    api.clock.advance(timedelta(minutes=11))
+    result = await scan_once(api.app.state.sessionmaker, api.clock.now())
+    assert result.failed == 0
+    types = [m["type"] for m in await messages(api) if m["data"]["subject"]["id"] == wo_id]
+    assert "sla.breached" in types and "sla.escalated" in types, types

@@ -152,7 +152,7 @@ async def test_first_start_creates_one_default_template(api: Api) -> None:
     assert await seed_default(api.app.state.sessionmaker, api.clock) is False
     again = await api.client.get("/v1/survey-templates", headers=api.auth(Role.viewer))
     assert [t["id"] for t in again.json()["items"]] == [template["id"]]
-    policies = (await api.client.get("/v1/sla-policies", headers=api.auth())).json()
+    policies = (await api.client.get("/v1/sla-policies", headers=api.auth())).json()["items"]
     [policy] = [p for p in policies if p["subject"] == "survey_callback"]
     assert policy["targets"]["callback"]["duration"] == "P1D"  # 24 h
     assert policy["warning"]["percent"] == 80

@@ -47,7 +47,7 @@ async def test_secret_is_shown_once_and_never_audited(hooks_api: Api) -> None:
     audit = await hooks_api.client.get(
         "/v1/audit-events", params={"resource_type": "webhook_endpoint"}, headers=hooks_api.auth()
     )
-    assert audit.json()["items"][0]["action"] == "create"
+    assert audit.json()["items"][0]["action"] == "webhook_endpoint.created"
     assert created["secret"] not in audit.text
 
 
@@ -89,7 +89,7 @@ async def test_webhook_endpoints_are_for_admins(hooks_api: Api) -> None:
     types = await hooks_api.client.get(
         "/v1/webhook-event-types", headers=hooks_api.auth(Role.viewer)
     )
-    names = {t["type"]: t["emitted"] for t in types.json()}
+    names = {t["type"]: t["emitted"] for t in types.json()["items"]}
     assert names["sla.breached"] is True and names["complaint.created"] is True
     assert "webhook.endpoint_disabled" in names
 

@@ -111,7 +111,11 @@ async def test_full_life_cycle_with_timeline(api: Api) -> None:
     events = (
         await api.client.get(f"/v1/work-orders/{wo['id']}/events", headers=api.auth(Role.viewer))
     ).json()["items"]
-    levels = [e["changes"]["warning_level"] for e in events if e["type"] == "warning_level_changed"]
+    levels = [
+        {k: e["changes"]["warning_level"][k] for k in ("old", "new")}
+        for e in events
+        if e["type"] == "warning_level_changed"
+    ]
     # Resolving meets the clocks (none), reopening restarts resolution (blue), and again.
     assert levels == [
         {"old": "blue", "new": "none"},

@@ -3,8 +3,13 @@ default calendars and SLA policies (domain.md) on first start."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import sys
+from pathlib import Path
+
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +21,30 @@ from qualityapi.config import Settings
 from qualityapi.sla.policies import seed_defaults
 
 log = structlog.get_logger("qualityapi.bootstrap")
+
+
+def public_url(host: str, port: int) -> str:
+    """Where a person on this machine reaches the service: a wildcard bind address
+    (0.0.0.0 in a container) is no address to browse to."""
+    if host in ("0.0.0.0", "::", "", "[::]"):  # noqa: S104 (reading a bind address)
+        host = "localhost"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def cli_command() -> str:
+    """How to run the CLI from here: ``qualityapi`` when it is on PATH (an installed
+    package, the container image), else the path of this environment's script relative
+    to the working directory (``.venv/bin/qualityapi`` in a checkout)."""
+    if shutil.which("qualityapi"):
+        return "qualityapi"
+    script = Path(sys.prefix) / "bin" / "qualityapi"
+    if script.exists():
+        with contextlib.suppress(ValueError):
+            return str(script.relative_to(Path.cwd()))
+        return str(script)
+    return f"{Path(sys.executable).name} -m qualityapi"
 
 
 def first_key_banner(raw_key: str, base_url: str) -> str:
@@ -30,7 +59,7 @@ def first_key_banner(raw_key: str, base_url: str) -> str:
             " Try it:",
             f"   curl -H 'Authorization: Bearer {raw_key}' {base_url}/v1/work-orders",
             "",
-            " More keys: .venv/bin/qualityapi keys create --name alice --role agent",
+            f" More keys: {cli_command()} keys create --name alice --role agent",
             f" Board:     {base_url}/board   (paste the key when it asks)",
             f" API docs:  {base_url}/docs   and {base_url}/redoc",
             "=" * 78,
@@ -70,6 +99,9 @@ async def _prepare_once(
 ) -> str | None:
     async with sessionmaker() as session:
         if session.get_bind().dialect.name == "postgresql":
+            # Waiting for another replica's seeding is expected here, however long it
+            # takes: no QUALITYAPI_LOCK_TIMEOUT_MS for this transaction.
+            await session.execute(text("SET LOCAL lock_timeout = 0"))
             await session.execute(select(func.pg_advisory_xact_lock(_SEED_LOCK)))
         banner = None
         if settings.bootstrap_admin_key is not None:
@@ -85,7 +117,7 @@ async def _prepare_once(
             created_key = await keys.create_key(
                 session, name="first-admin", role=Role.admin, actor=SYSTEM_PRINCIPAL, at=clock.now()
             )
-            banner = first_key_banner(created_key.raw, f"http://{settings.host}:{settings.port}")
+            banner = first_key_banner(created_key.raw, public_url(settings.host, settings.port))
         if await seed_defaults(session, actor=SYSTEM_PRINCIPAL, now=clock.now()):
             log.info("default_sla_policies_created")
         await session.commit()

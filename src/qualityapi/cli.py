@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, TypeVar
 
+import structlog
 import typer
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,18 +20,35 @@ from qualityapi.auth import service as keys_service
 from qualityapi.auth.models import Role
 from qualityapi.auth.principal import CLI_PRINCIPAL
 from qualityapi.clock import SystemClock
-from qualityapi.config import get_settings
+from qualityapi.config import ConfigError, get_settings
 from qualityapi.db import migrations
 from qualityapi.db.engine import make_engine
 from qualityapi.db.session import make_sessionmaker
 from qualityapi.errors import AppError
+from qualityapi.logs import configure_logging
 from qualityapi.web import feed as board_feed
 
-app = typer.Typer(help="qualityapi: service-quality management.", no_args_is_help=True)
+# No locals in crash reports: they would print settings, keys and database URLs.
+app = typer.Typer(
+    help="qualityapi: service-quality management.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
+
+
+@app.callback()
+def _settings_first() -> None:
+    """Every command reads the settings: a configuration error is one line naming the
+    variable (never its value), not a traceback."""
+    try:
+        get_settings()
+    except ConfigError as exc:
+        typer.echo(f"qualityapi: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _in_session(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -63,11 +82,14 @@ def serve(
 ) -> None:
     """Serve the API (host and port from QUALITYAPI_HOST / QUALITYAPI_PORT)."""
     settings = get_settings()
+    # Before anything prints: in JSON mode the first line of the log is JSON too.
+    configure_logging(settings.log_level, settings.log_format)
     if migrate_first:
         migrations.upgrade(settings.database_url, settings.migrations_dir)
-    typer.echo(
-        f"qualityapi on http://{settings.host}:{settings.port} "
-        f"(database {_safe_url(settings.database_url)})"
+    structlog.get_logger("qualityapi.cli").info(
+        "serving",
+        url=f"http://{settings.host}:{settings.port}",
+        database=_safe_url(settings.database_url),
     )
     config = uvicorn.Config(
         "qualityapi.main:create_app",
@@ -79,16 +101,28 @@ def serve(
         # The app's logging set-up renders uvicorn's lines too (one format, JSON or text).
         log_config=None,
     )
-    _Server(config).run()
+    server = _Server(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # start-up failed; uvicorn has logged why
 
 
 class _Server(uvicorn.Server):
     """uvicorn waits for open responses before it shuts down, and a board stream never
-    ends by itself: on SIGINT/SIGTERM the streams are told to end first."""
+    ends by itself: on SIGINT/SIGTERM the streams are told to end first.
+
+    uvicorn re-raises the signals it caught once it has shut down, so that the process
+    dies "by the signal" (status -15). For SIGTERM — how systemd, Kubernetes and
+    ``docker stop`` ask for a stop — a clean shutdown is a success: exit 0, or a
+    supervisor counts every deploy as a crash. SIGINT keeps the conventional re-raise.
+    """
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         board_feed.close_all()
         super().handle_exit(sig, frame)
+        captured: list[int] | None = getattr(self, "_captured_signals", None)
+        if captured is not None and sig == signal.SIGTERM:
+            captured[:] = [s for s in captured if s != signal.SIGTERM]
 
 
 @app.command()

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repository root in a source checkout; the Docker image sets QUALITYAPI_MIGRATIONS_DIR.
@@ -132,6 +132,15 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    # --- contract: collisions (see README "Versions, ETags and 409s") ---
+    # A write that collides with work the client did not cause (the SLA scanner or another
+    # replica holding the row: lock timeout, deadlock, serialization failure) is re-run
+    # whole in a fresh transaction this many times in all before it becomes a 503.
+    collision_attempts: int = Field(default=3, ge=1, le=10)
+    # PostgreSQL lock_timeout: how long one attempt waits for a row another transaction
+    # holds before it gives up and is retried (0: wait for ever, never a 503 from locks).
+    lock_timeout_ms: int = Field(default=1000, ge=0, le=60_000)
+
     # --- board (see README "The live board") ---
     # The live page's stream looks at the board this often (one query set per process,
     # however many pages are open) and pushes when its content changed.
@@ -143,6 +152,40 @@ class Settings(BaseSettings):
     board_stream_max_seconds: float = Field(default=300.0, ge=1, le=3600)
     # Open streams per process; more get a 503 and the page falls back to polling.
     board_stream_max_clients: int = Field(default=200, ge=1, le=10_000)
+
+    # --- operations (issue 11; see README "Operations") ---
+    # Failed authentication (a key sent and refused) per client address: after half the
+    # limit within the window each further failure is answered more slowly (up to the
+    # delay), at the limit the address gets 429 + Retry-After until the window has passed.
+    # Behind a proxy, run uvicorn with --forwarded-allow-ips so the address is the client's.
+    auth_failure_limit: int = Field(default=20, ge=1, le=10_000)
+    auth_failure_window_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    auth_failure_max_delay_seconds: float = Field(default=1.0, ge=0, le=10)
+    # Addresses remembered at most (memory stays bounded under a spray of addresses).
+    auth_failure_max_clients: int = Field(default=10_000, ge=10, le=1_000_000)
+    # Front-end origins allowed to call the API from a browser (CORS), e.g.
+    # "https://desk.example.com"; empty (the default): no cross-origin access at all.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Retention: rows older than this are deleted by the retention job (0: keep for ever).
+    # Outbox messages go only once every delivery of theirs has finished.
+    retention_webhook_deliveries_days: float = Field(default=30.0, ge=0)
+    retention_webhook_attempts_days: float = Field(default=30.0, ge=0)
+    retention_outbox_days: float = Field(default=30.0, ge=0)
+    # An Idempotency-Key is recognised for at least 24 h (README "Operations", Retention).
+    retention_idempotency_hours: float = Field(default=48.0, ge=24)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    retention_batch: int = Field(default=1000, ge=10, le=10_000)
+    # /metrics reads the outbox backlog from the database at most this often.
+    metrics_outbox_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
+    # The release's commit, shown in qualityapi_build_info (the image sets it at build).
+    build_commit: str | None = Field(default=None, max_length=64)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("bootstrap_admin_key")
     @classmethod
@@ -178,6 +221,23 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+class ConfigError(ValueError):
+    """Settings the environment got wrong, named by variable, never with their values:
+    pydantic's own message quotes each bad input, and an input may be a key or a password
+    (and this message goes to a console, a log collector, a crash report)."""
+
+    def __init__(self, error: ValidationError) -> None:
+        lines = []
+        for item in error.errors(include_input=False, include_url=False):
+            name = "QUALITYAPI_" + "_".join(str(p) for p in item["loc"][:1]).upper()
+            lines.append(f"{name}: {item['msg']}")
+        super().__init__("invalid configuration: " + "; ".join(lines))
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # ``from None``: the chained ValidationError would print the values after all.
+        raise ConfigError(exc) from None

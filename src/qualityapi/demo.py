@@ -181,12 +181,12 @@ class Loader:
         ]
 
     async def policies(self) -> None:
-        existing = await self.call("GET", "/v1/sla-policies")
-        items = existing if isinstance(existing, list) else existing.get("items", [])
-        if any(p["name"] == LIFT_POLICY["name"] for p in items):
+        # One page holds every policy and calendar a demo database has (at most 500 each).
+        existing = await self.call("GET", "/v1/sla-policies?limit=500")
+        if any(p["name"] == LIFT_POLICY["name"] for p in existing["items"]):
             return
-        calendars = await self.call("GET", "/v1/calendars")
-        always = next(c for c in calendars if c["name"] == "24x7")
+        calendars = await self.call("GET", "/v1/calendars?limit=500")
+        always = next(c for c in calendars["items"] if c["name"] == "24x7")
         await self.call("POST", "/v1/sla-policies", {**LIFT_POLICY, "calendar_id": always["id"]})
 
     # --- the simulation ---------------------------------------------------------------

@@ -6,6 +6,7 @@ below), so the body is always ``application/problem+json`` and never an HTML pag
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,11 +18,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qualityapi.db import health
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_BASE = "https://qualityapi.dev/problems/"
+# Internal: marks a response to a collision the client did not cause, so
+# ``common.concurrency.RetryCollisions`` re-runs the request (it strips the header).
+RETRYABLE_HEADER = "x-qualityapi-retryable"
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +108,10 @@ class InvalidTransition(Conflict):
         )
 
 
+class IdempotencyInFlight(Conflict):
+    slug, title = "idempotency-in-flight", "A request with this Idempotency-Key is in progress"
+
+
 class PreconditionFailed(AppError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
 
@@ -160,18 +169,39 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
+    invalid = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if invalid is not None:
+        # Where the decoder stopped, so a client can find its mistake.
+        reason = str((invalid.get("ctx") or {}).get("error") or "invalid JSON")
+        loc = _loc(invalid.get("loc", ("body",)))
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        msg = f"{reason}{at}"
         return problem_response(
             status=400,
             slug="malformed-json",
             title="Malformed JSON body",
-            detail="the request body is not valid JSON",
+            detail=f"the request body is not valid JSON: {msg}",
             instance=request.url.path,
+            extra={"errors": [{"loc": loc, "msg": msg, "type": "json_invalid"}]},
         )
-    items = [
-        {"loc": _loc(e.get("loc", ())), "msg": _validation_message(e), "type": e.get("type")}
-        for e in errors
-    ]
+    items: list[dict[str, Any]] = []
+    for e in errors:
+        loc = _loc(e.get("loc", ()))
+        if loc == ["body"] and e.get("type") == "missing":
+            # "body: Field required" names nothing a client can fix: list what to send.
+            required = _required_body_fields(request)
+            if required:
+                names = ", ".join(required)
+                items += [
+                    {
+                        "loc": ["body", name],
+                        "msg": f"Field required (no body was sent; required: {names})",
+                        "type": "missing",
+                    }
+                    for name in required
+                ]
+                continue
+        items.append({"loc": loc, "msg": _validation_message(e), "type": e.get("type")})
     detail = "; ".join(f"{'.'.join(map(str, i['loc']))}: {i['msg']}" for i in items[:5])
     return problem_response(
         status=422,
@@ -181,6 +211,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         instance=request.url.path,
         extra={"errors": items},
     )
+
+
+def _required_body_fields(request: Request) -> list[str]:
+    """The required fields of the route's body model (empty when it has none or no model)."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    fields = getattr(model, "model_fields", None)
+    if not isinstance(fields, dict):
+        return []
+    return [f.alias or name for name, f in fields.items() if f.is_required()]
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -197,14 +237,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
-    # Two writers raced on the same version; the loser must re-read and retry.
-    return problem_response(
-        status=409,
-        slug="concurrent-update",
-        title="Concurrent update",
-        detail="the resource was changed by another request; fetch it again and retry",
-        instance=request.url.path,
-    )
+    # Two writers raced on the same version without If-Match: not the client's doing, so
+    # it is retried (common.concurrency) and, if it keeps losing, a 503 like any collision.
+    return await _busy(request, exc)
 
 
 async def _integrity(request: Request, exc: Exception) -> JSONResponse:
@@ -268,7 +303,8 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         return await _data_error(request, exc)
     if state.startswith("23"):
         return await _integrity(request, exc)
-    if state.startswith("40") or "database is locked" in str(exc.orig):
+    # 40: deadlock / serialization failure; 55P03: lock_timeout (another holder of the row).
+    if state.startswith("40") or state == "55P03" or "database is locked" in str(exc.orig):
         return await _busy(request, exc)
     return await _unhandled(request, exc)
 
@@ -284,7 +320,10 @@ async def _busy(request: Request, exc: Exception) -> JSONResponse:
         title="Try again",
         detail="the change collided with concurrent work and was not applied; retry it",
         instance=request.url.path,
-        headers={"Retry-After": "1"},
+        # Only writes are re-run (common.concurrency); a read answers at once.
+        headers={"Retry-After": "1"}
+        if request.method in ("GET", "HEAD", "OPTIONS")
+        else {"Retry-After": "1", RETRYABLE_HEADER: "1"},
     )
 
 
@@ -306,7 +345,10 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid API key",
         403: "The key's role may not do this",
         404: "Not found",
-        409: "Conflict with the resource's current state",
+        409: "Conflict with the resource's current state; `type` tells which: "
+        "invalid-transition (action not allowed in this status), "
+        "idempotency-in-flight (retry to get the first result), conflict (e.g. a duplicate "
+        "name)",
         412: "If-Match does not match the current version",
         413: "Request body too large",
         422: "Validation failed",
@@ -321,3 +363,65 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for s in statuses
     }
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every 4xx/5xx response of ``paths`` declares the Problem schema under
+    ``application/problem+json``, the only type the server sends for errors.
+
+    FastAPI files a response ``model`` under the route's own media type (JSON) and adds its
+    ``HTTPValidationError`` 422 to routes that take input; both would tell generated
+    clients and schemathesis a shape the server never sends.
+    """
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for code, response in operation.get("responses", {}).items():
+                if str(code)[:1] in {"4", "5"}:
+                    response["content"] = {PROBLEM_MEDIA_TYPE: dict(problem)}
+    components = schema.get("components", {}).get("schemas", {})
+    text = json.dumps({k: v for k, v in schema.items() if k != "components"})
+    text += json.dumps({k: v for k, v in components.items() if k not in _FASTAPI_VALIDATION})
+    # Dropped once nothing else refers to them (HTTPValidationError holds ValidationError).
+    if '"#/components/schemas/HTTPValidationError"' not in text:
+        components.pop("HTTPValidationError", None)
+        if '"#/components/schemas/ValidationError"' not in text:
+            components.pop("ValidationError", None)
+    return schema
+
+
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+
+
+class UnhandledErrors:
+    """Answers an exception no handler took with a 500 problem, inside the other middleware.
+
+    Starlette leaves such exceptions to its outermost ``ServerErrorMiddleware``: the answer
+    then bypasses ``RequestContext`` (no ``X-Request-ID``) and the exception is re-raised
+    to the server, which closes the connection, so the client's next request on it fails.
+    Installed innermost, this sends the problem through every middleware and keeps the
+    connection usable.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # half a response is out: nothing better than closing is left
+            response = await _unhandled(Request(scope), exc)
+            await response(scope, receive, send)

@@ -60,10 +60,17 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(numeric)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         # uvicorn's own handlers print plain text; let its records reach ours instead.
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+        # A level uvicorn set (its own log_level when embedded) would silently drop them.
+        logger.setLevel(logging.NOTSET)
+    # RequestContext writes the one line per request (with its id, route and status);
+    # uvicorn's access line would be a second, less useful one, paid for on every request.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
     for name in _QUIET:
         logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)

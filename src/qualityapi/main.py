@@ -9,15 +9,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import fastapi.routing as fastapi_routing
+import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from qualityapi import __version__
 from qualityapi.api import mount_v1
 from qualityapi.auth.dependencies import AuthCache, min_role_of
+from qualityapi.auth.throttle import AuthThrottle
 from qualityapi.bootstrap import prepare
 from qualityapi.clock import Clock, SystemClock
+from qualityapi.common.concurrency import RetryCollisions, install_lock_timeout
+from qualityapi.common.openapi import plain_optional_bodies, unique_schema_names
 from qualityapi.complaints import events as complaint_events
 from qualityapi.complaints import frequency as complaint_frequency
 from qualityapi.complaints import reactions as complaint_reactions
@@ -26,14 +31,16 @@ from qualityapi.config import Settings, get_settings
 from qualityapi.db.engine import make_engine
 from qualityapi.db.migrations import head_revision
 from qualityapi.db.session import make_sessionmaker
-from qualityapi.errors import install_error_handlers
+from qualityapi.errors import UnhandledErrors, document_problems, install_error_handlers
 from qualityapi.events import reactions
+from qualityapi.health import metrics as ops_metrics
 from qualityapi.health.router import router as health_router
 from qualityapi.logs import configure_logging
 from qualityapi.middleware import InputGuard, RequestContext
 from qualityapi.reports.jobs import RollupJob
+from qualityapi.retention.service import Policy as RetentionPolicy
 from qualityapi.scheduler.exclusive import SchedulerLock
-from qualityapi.scheduler.jobs import SlaScanJob
+from qualityapi.scheduler.jobs import RetentionJob, SlaScanJob
 from qualityapi.sla import subjects
 from qualityapi.sla.events import BREACHED_EVENT
 from qualityapi.staff import service as staff_service
@@ -80,7 +87,9 @@ def _document_roles(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        schema = build()
+        # Problems under problem+json, and schema names a generated client can use.
+        schema = unique_schema_names(plain_optional_bodies(document_problems(build())))
+        app.openapi_schema = schema
         roles = {r.name: min_role_of(r) for r in api_routes(app)}
         for item in schema.get("paths", {}).values():
             for operation in item.values():
@@ -125,8 +134,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        install_lock_timeout(engine, settings.lock_timeout_ms)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        ops_metrics.OPERATIONS.attach(
+            engine=engine,
+            sessionmaker=app.state.sessionmaker,
+            clock=clock,
+            refresh_seconds=settings.metrics_outbox_refresh_seconds,
+        )
+        ops_metrics.publish_build(settings.build_commit)
         banner = await prepare(app.state.sessionmaker, settings, clock)
         # The live board's change feed (polls only while a page listens).
         app.state.board_feed = board_feed.BoardFeed(
@@ -148,6 +165,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         scanner = None
         dispatcher = None
         rollup = None
+        retention_job = None
         scheduler_lock = SchedulerLock(settings.database_url)
         if settings.scheduler_enabled:
             scheduler_lock.acquire()
@@ -165,12 +183,24 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 app.state.sessionmaker, interval=settings.report_rollup_interval_seconds
             )
             rollup.start()
+            retention_job = RetentionJob(
+                app.state.sessionmaker,
+                clock,
+                RetentionPolicy.of(settings),
+                interval=settings.retention_interval_seconds,
+            )
+            retention_job.start()
         # Everything built at start-up (modules, routes, compiled schemas) lives as long as
         # the process: out of the collector's way, a full collection pauses the loop for
         # ~10 ms instead of ~100-190 ms (measured with bench.bench_calendar).
         gc.collect()
         gc.freeze()
-        if banner:
+        if banner and settings.log_format == "json":
+            # One JSON object per line, the banner too (a log collector keeps it whole).
+            structlog.get_logger("qualityapi.bootstrap").warning(
+                "first_admin_key_created", banner=banner.strip("\n")
+            )
+        elif banner:
             # Last, after the start-up lines, so the key stays on the screen.
             print(banner, file=sys.stderr, flush=True)
         try:
@@ -179,13 +209,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             board_feed.unregister(app.state.board_feed)
             await app.state.board_feed.aclose()
             if scanner is not None:
-                scanner.shutdown()
+                await scanner.stop()
             if dispatcher is not None:
                 await dispatcher.stop()
             if rollup is not None:
                 await rollup.stop()
+            if retention_job is not None:
+                retention_job.shutdown()
             scheduler_lock.release()
             await sender.aclose()
+            ops_metrics.OPERATIONS.detach(engine)
             await engine.dispose()
 
     app = FastAPIOffline(
@@ -198,6 +231,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.settings = settings
     app.state.clock = clock
     app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
+    app.state.auth_throttle = AuthThrottle.of(settings)
     app.state.migrations_head = head_revision(settings.migrations_dir)
     install_error_handlers(app)
     app.include_router(health_router)
@@ -207,8 +241,29 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(board_pages.pages)
     app.include_router(board_pages.api)
     mount_v1(app)
+    # Innermost: re-runs a write that collided with concurrent work (contract, issue 13).
+    # Innermost: an unexpected error is a 500 problem that still passes RequestContext.
+    app.add_middleware(UnhandledErrors)
+    app.add_middleware(RetryCollisions, attempts=settings.collision_attempts)
     app.add_middleware(InputGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(board_pages.DocsContentPolicy)
+    if settings.cors_origins:
+        # Closed by default (no middleware, no cost): only the origins an operator lists.
+        # Bearer keys, not cookies: no credentials mode.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(RequestContext)
     document_webhooks(app)
     _document_roles(app)

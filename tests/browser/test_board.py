@@ -100,7 +100,7 @@ def test_board_renders_items_counts_countdown_and_chart(
 def test_a_work_order_turns_red_without_a_reload(
     page: Any, server: Server, request: pytest.FixtureRequest
 ) -> None:
-    calendars = server.http.get("/v1/calendars").json()
+    calendars = server.http.get("/v1/calendars").json()["items"]
     always = next(c for c in calendars if c["name"] == "24x7")
     policy = server.http.post(
         "/v1/sla-policies",

@@ -19,6 +19,8 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tests.support.webhook_schemas import validate_body
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -136,6 +138,13 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        if exc[0] is None:
+            # Every body this receiver got matches its schema in the published document.
+            self.validate_all()
+
+    def validate_all(self) -> None:
+        for request in self.snapshot():
+            validate_body(request.json)
 
     # --- what tests use -----------------------------------------------------------------
 

@@ -8,10 +8,11 @@ from qualityapi.audit import repository
 from qualityapi.audit.schemas import AuditEventRead
 from qualityapi.auth.dependencies import AdminDep
 from qualityapi.common.pagination import SeqPageDep
+from qualityapi.common.routing import ContractRoute
 from qualityapi.common.schemas import Page, UtcDatetime
 from qualityapi.db.session import SessionDep
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=ContractRoute)
 
 
 @router.get("/audit-events")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from qualityapi.auth import service
 from qualityapi.auth.models import Role
 from qualityapi.auth.principal import Principal
+from qualityapi.auth.throttle import AuthThrottle, TooManyAuthFailures
 from qualityapi.errors import Forbidden, Unauthorized
 
+log = structlog.get_logger("qualityapi.auth")
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer qak_...`")
 
 
@@ -52,19 +56,31 @@ async def _authenticate(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    state = request.app.state
+    throttle: AuthThrottle = state.auth_throttle
+    peer = request.client.host if request.client else "unknown"
+    retry_after = throttle.refused(peer, state.clock)
+    if retry_after is not None:
+        raise TooManyAuthFailures(retry_after)
     raw = credentials.credentials
-    cache: AuthCache = request.app.state.auth_cache
+    cache: AuthCache = state.auth_cache
     digest = service.hash_key(raw)
     principal = cache.get(digest)
     if principal is None:
         # A short session of its own: a cache miss is rare, and the request's session
         # stays free of the look-up.
-        factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        factory: async_sessionmaker[AsyncSession] = state.sessionmaker
         async with factory() as session:
             principal = await service.authenticate(session, raw)
         if principal is None:
+            delay = throttle.failed(peer, state.clock)
+            log.info("auth_failed", peer=peer, delayed_s=delay)
+            if delay:
+                await asyncio.sleep(delay)
             raise Unauthorized("the API key is unknown or revoked")
         cache.put(digest, principal)
+    if len(throttle):
+        throttle.succeeded(peer)
     return principal
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.auth.models import ApiKey
+from qualityapi.common.pagination import KeyPageParams, paginate_by_key
 
 
 async def get_active_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
@@ -19,8 +20,17 @@ async def get(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
     return await session.get(ApiKey, key_id)
 
 
-async def list_all(session: AsyncSession, *, include_revoked: bool) -> Sequence[ApiKey]:
-    stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+KEY_ORDER = ((ApiKey.created_at, False), (ApiKey.id, False))
+
+
+async def list_all(
+    session: AsyncSession, *, include_revoked: bool, page: KeyPageParams | None = None
+) -> Sequence[ApiKey]:
+    stmt = select(ApiKey)
+    if page is None:
+        stmt = stmt.order_by(ApiKey.created_at, ApiKey.id)
+    else:
+        stmt = paginate_by_key(stmt, page, KEY_ORDER)
     if not include_revoked:
         stmt = stmt.where(ApiKey.revoked_at.is_(None))
     return (await session.execute(stmt)).scalars().all()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -9,10 +8,13 @@ from qualityapi.auth import service
 from qualityapi.auth.dependencies import AdminDep, AuthCache
 from qualityapi.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from qualityapi.common.dependencies import ClockDep
+from qualityapi.common.pagination import KeyPageDep
+from qualityapi.common.routing import ContractRoute
+from qualityapi.common.schemas import Id, Page
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
 
-router = APIRouter(prefix="/api-keys", tags=["api-keys"])
+router = APIRouter(prefix="/api-keys", tags=["api-keys"], route_class=ContractRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -30,15 +32,20 @@ async def create_api_key(
 async def list_api_keys(
     session: SessionDep,
     _: AdminDep,
+    page: KeyPageDep,
     include_revoked: Annotated[bool, Query()] = False,
-) -> list[ApiKeyRead]:
-    keys = await service.list_keys(session, include_revoked=include_revoked)
-    return [ApiKeyRead.model_validate(k) for k in keys]
+) -> Page[ApiKeyRead]:
+    """Oldest first."""
+    rows, cursor = page.split(
+        await service.list_keys(session, include_revoked=include_revoked, page=page),
+        lambda k: (k.created_at, k.id),
+    )
+    return Page(items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=cursor)
 
 
 @router.delete("/{key_id}", responses=problem_responses(404, 422))
 async def revoke_api_key(
-    key_id: uuid.UUID, request: Request, session: SessionDep, principal: AdminDep, clock: ClockDep
+    key_id: Id, request: Request, session: SessionDep, principal: AdminDep, clock: ClockDep
 ) -> ApiKeyRead:
     """Revoke a key. It stops working at once here, within the auth cache TTL elsewhere."""
     key = await service.revoke_key(session, key_id, actor=principal, at=clock.now())

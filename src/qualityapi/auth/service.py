@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from qualityapi.audit import repository as audit
 from qualityapi.auth import repository
 from qualityapi.auth.models import ApiKey, Role
 from qualityapi.auth.principal import Principal
+from qualityapi.common.pagination import KeyPageParams
 from qualityapi.errors import NotFound
 
 KEY_PREFIX = "qak_"
@@ -93,13 +95,18 @@ async def revoke_key(
     return key
 
 
-async def list_keys(session: AsyncSession, *, include_revoked: bool) -> Sequence[ApiKey]:
-    return await repository.list_all(session, include_revoked=include_revoked)
+async def list_keys(
+    session: AsyncSession, *, include_revoked: bool, page: KeyPageParams | None = None
+) -> Sequence[ApiKey]:
+    return await repository.list_all(session, include_revoked=include_revoked, page=page)
 
 
 async def authenticate(session: AsyncSession, raw: str) -> Principal | None:
-    key = await repository.get_active_by_hash(session, hash_key(raw))
-    if key is None:
+    digest = hash_key(raw)
+    key = await repository.get_active_by_hash(session, digest)
+    # The look-up is by hash (its timing says nothing about the key itself); the final
+    # comparison is constant-time all the same.
+    if key is None or not hmac.compare_digest(key.key_hash, digest):
         return None
     return Principal(key_id=key.id, name=key.name, role=key.role)
 

@@ -22,6 +22,7 @@ from qualityapi.auth.principal import Principal
 from qualityapi.common.concurrency import IfMatchHeader
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.idempotency import IdempotencyDep
+from qualityapi.common.schemas import Id
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
 
@@ -56,7 +57,7 @@ def add_action_routes(
                 f"{summary}. Not allowed in the current status → 409 with `current_status` and "
                 "`allowed_actions`. Send `If-Match` to guard against concurrent changes."
             ),
-            responses=problem_responses(404, 409, 412),
+            responses=problem_responses(404, 409, 412, 503),
             name=name,
         )
 
@@ -69,7 +70,7 @@ def _endpoint(
     perform: Perform,
     name: str,
 ) -> Callable[..., Awaitable[Any]]:
-    SubjectId = Annotated[uuid.UUID, Path(alias=id_name)]
+    SubjectId = Annotated[Id, Path(alias=id_name)]
 
     async def run(
         subject_id: uuid.UUID,

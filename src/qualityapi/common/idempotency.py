@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Integer, String, UniqueConstraint, select
+from sqlalchemy import Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,20 +26,26 @@ from qualityapi.common.concurrency import etag_for
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.db.base import Base, UuidPk
 from qualityapi.db.session import SessionDep
-from qualityapi.errors import Conflict, Unprocessable
+from qualityapi.errors import IdempotencyInFlight, Unprocessable
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class IdempotencyRecord(UuidPk, Base):
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("principal_key", "key"),)
+    __table_args__ = (
+        UniqueConstraint("principal_key", "key"),
+        # The retention job deletes expired keys oldest first, in bounded batches.
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
 
     principal_key: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(200))
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any]]
+    # The first response's Location (a create's), sent again on every replay.
+    location: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime]
 
 
@@ -51,8 +57,12 @@ class Idempotency:
         key: str | None,
         fingerprint: str,
         now: datetime,
+        response: Response | None = None,
     ) -> None:
         self._session = session
+        # The endpoint's own response object (FastAPI hands dependencies the same one), so
+        # the Location a create sets is recorded with its result.
+        self._response = response
         self.key = key
         self._fingerprint = fingerprint
         self._now = now
@@ -71,14 +81,20 @@ class Idempotency:
         previous = (await self._session.execute(stmt)).scalar_one_or_none()
         if previous is not None:
             if previous.fingerprint != self._fingerprint:
-                raise Unprocessable(
+                reason = (
                     "this Idempotency-Key was used before with a different request; "
                     "use a new key for a new request"
+                )
+                loc = ["header", "Idempotency-Key"]
+                raise Unprocessable(
+                    reason, extra={"errors": [{"loc": loc, "msg": reason, "type": "key_reused"}]}
                 )
             headers = {"Idempotent-Replayed": "true"}
             version = previous.response_body.get("version")
             if isinstance(version, int):
                 headers["ETag"] = etag_for(version)
+            if previous.location is not None:
+                headers["Location"] = previous.location
             return JSONResponse(
                 previous.response_body, status_code=previous.status_code, headers=headers
             )
@@ -90,6 +106,9 @@ class Idempotency:
                 fingerprint=self._fingerprint,
                 status_code=status_code,
                 response_body=result.model_dump(mode="json"),
+                location=self._response.headers.get("location")
+                if self._response is not None
+                else None,
                 created_at=self._now,
             )
         )
@@ -97,7 +116,7 @@ class Idempotency:
             await self._session.flush()
         except IntegrityError as exc:
             # Another request with the same key committed first; ours is rolled back whole.
-            raise Conflict(
+            raise IdempotencyInFlight(
                 "a request with this Idempotency-Key was processed concurrently; "
                 "retry to receive its result"
             ) from exc
@@ -106,6 +125,7 @@ class Idempotency:
 
 async def _idempotency(
     request: Request,
+    response: Response,
     session: SessionDep,
     clock: ClockDep,
     idempotency_key: Annotated[
@@ -129,6 +149,7 @@ async def _idempotency(
         key=idempotency_key,
         fingerprint=fingerprint,
         now=clock.now(),
+        response=response,
     )
 
 

@@ -6,18 +6,50 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, literal, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from qualityapi.common.schemas import INSTANT_MAX, INSTANT_MIN
 from qualityapi.errors import BadRequest
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
+_BIGINT = 2**63
+
+
+def _instant(text: str) -> datetime:
+    """A cursor's instant: aware and inside the accepted range. A cursor is opaque but
+    not signed, so a crafted one must be refused here, not overflow in the database."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None or not INSTANT_MIN.year <= value.year <= INSTANT_MAX.year:
+        raise ValueError("cursor instant")
+    if not INSTANT_MIN <= value <= INSTANT_MAX:
+        raise ValueError("cursor instant")
+    return value
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int or not -_BIGINT <= value < _BIGINT:
+        raise ValueError("cursor integer")
+    return value
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str or len(value) > 1000 or "\x00" in value:
+        raise ValueError("cursor text")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if type(value) is not bool:
+        raise ValueError("cursor flag")
+    return value
 
 
 @dataclass(frozen=True)
@@ -34,10 +66,7 @@ class Cursor:
         try:
             padded = token + "=" * (-len(token) % 4)
             data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            created_at = datetime.fromisoformat(data["t"])
-            if created_at.tzinfo is None:
-                raise ValueError("naive cursor")
-            return cls(created_at=created_at, id=uuid.UUID(data["id"]))
+            return cls(created_at=_instant(data["t"]), id=uuid.UUID(data["id"]))
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
             raise BadRequest("cursor is not valid: pass next_cursor from a previous page") from exc
 
@@ -61,6 +90,7 @@ PageDep = Annotated[PageParams, Depends(_page_params)]
 
 
 S = TypeVar("S", bound=Select[Any])
+R = TypeVar("R")
 
 
 def paginate_newest_first(
@@ -97,7 +127,7 @@ def decode_seq_cursor(token: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()).decode()
         kind, _, value = raw.partition(":")
-        if kind != "seq":
+        if kind != "seq" or not 0 <= int(value) < _BIGINT:
             raise ValueError(kind)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
@@ -127,3 +157,123 @@ async def _seq_page_params(
 
 
 SeqPageDep = Annotated[SeqPageParams, Depends(_seq_page_params)]
+
+
+# --- keyset pages in a list's own order --------------------------------------------------
+# Configuration lists (policies by rank, calendars by name, ...) keep the order that means
+# something to their readers; the cursor holds the last row's sort key, tagged by type so
+# it decodes without knowing the columns.
+
+_TAGS: dict[str, Callable[[Any], Any]] = {
+    "s": _text,
+    "i": _int,
+    "b": _bool,
+    "u": lambda v: uuid.UUID(_text(v)),
+    "t": lambda v: _instant(_text(v)),
+}
+
+
+def _tag(value: Any) -> list[Any]:
+    if isinstance(value, bool):
+        return ["b", value]
+    if isinstance(value, int):
+        return ["i", value]
+    if isinstance(value, datetime):
+        return ["t", value.isoformat()]
+    if isinstance(value, uuid.UUID):
+        return ["u", str(value)]
+    if isinstance(value, str):
+        return ["s", value]
+    raise TypeError(f"cannot put {type(value).__name__} in a cursor")
+
+
+def encode_key_cursor(key: Sequence[Any]) -> str:
+    raw = json.dumps({"k": [_tag(v) for v in key]}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_key_cursor(token: str) -> tuple[Any, ...]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return tuple(_TAGS[tag](value) for tag, value in data["k"])
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest("cursor is not valid: pass next_cursor from a previous page") from exc
+
+
+@dataclass(frozen=True)
+class KeyPageParams:
+    limit: int
+    # The sort key of the last item of the previous page.
+    after: tuple[Any, ...] | None
+
+    def split(
+        self, rows: Sequence[R], key: Callable[[R], Sequence[Any]]
+    ) -> tuple[list[R], str | None]:
+        """The page (``rows`` fetched with one extra) and the cursor to the next one."""
+        if len(rows) <= self.limit:
+            return list(rows), None
+        page = list(rows[: self.limit])
+        return page, encode_key_cursor(key(page[-1]))
+
+    def of_sequence(
+        self, items: Sequence[R], key: Callable[[R], Sequence[Any]]
+    ) -> tuple[list[R], str | None]:
+        """A page of a list held in memory (e.g. the event-type catalogue), in its order."""
+        start = 0
+        if self.after is not None:
+            keys = [tuple(key(item)) for item in items]
+            start = keys.index(self.after) + 1 if self.after in keys else len(items)
+        return self.split(items[start : start + self.limit + 1], key)
+
+
+async def _key_page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="next_cursor of the previous page")
+    ] = None,
+) -> KeyPageParams:
+    return KeyPageParams(limit=limit, after=decode_key_cursor(cursor) if cursor else None)
+
+
+KeyPageDep = Annotated[KeyPageParams, Depends(_key_page_params)]
+
+
+def _fits(column: InstrumentedAttribute[Any], value: Any) -> bool:
+    # A cursor of another list (or a crafted one) must not compare text with a number.
+    try:
+        expected = column.type.python_type
+        if expected is object:  # a TypeDecorator (e.g. UtcDateTime): ask what it wraps
+            expected = column.type.impl_instance.python_type
+    except (NotImplementedError, AttributeError):
+        return True
+    if isinstance(value, bool) and expected is not bool:
+        return False
+    return isinstance(value, expected)
+
+
+def paginate_by_key(
+    stmt: S,
+    params: KeyPageParams,
+    order: Sequence[tuple[InstrumentedAttribute[Any], bool]],
+) -> S:
+    """Ordered by ``order`` ((column, descending?), ..., unique last: the id), continuing
+    after the cursor's key; fetches one extra row to know whether another page exists."""
+    if params.after is not None:
+        if len(params.after) != len(order) or not all(
+            _fits(column, value) for (column, _), value in zip(order, params.after, strict=True)
+        ):
+            raise BadRequest("cursor is not valid: pass next_cursor from a previous page")
+        branches: list[ColumnElement[bool]] = []
+        for i, (column, descending) in enumerate(order):
+            # Bound as literals of the column's type: SQLAlchemy refuses `column < True`.
+            value = literal(params.after[i], column.type)
+            beyond = column < value if descending else column > value
+            equal = [
+                c == literal(v, c.type)
+                for (c, _), v in zip(order[:i], params.after[:i], strict=True)
+            ]
+            branches.append(and_(*equal, beyond))
+        stmt = stmt.where(or_(*branches))
+    ordering = [c.desc() if descending else c.asc() for c, descending in order]
+    return stmt.order_by(*ordering).limit(params.limit + 1)

@@ -1,6 +1,5 @@
 """``POST /complaints/{id}/{action}`` (built by ``common.actions``)."""
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,26 +9,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.auth.principal import Principal
 from qualityapi.common.actions import add_action_routes
 from qualityapi.common.concurrency import check_if_match
+from qualityapi.common.routing import ContractRoute
+from qualityapi.common.schemas import Id
 from qualityapi.complaints import service
 from qualityapi.complaints.router import read
 from qualityapi.complaints.schemas import (
     AcceptHandoverBody,
     AssignBody,
     CallbackBody,
+    ComplaintNote,
     ComplaintRead,
     ExtendBody,
     HandoverBody,
-    Note,
     ReasonBody,
     ResolveBody,
 )
 from qualityapi.complaints.states import Action
 
-router = APIRouter(tags=["complaint-actions"])
+router = APIRouter(tags=["complaint-actions"], route_class=ContractRoute)
 
 # action -> (body model, body required?, summary)
 _ACTIONS: dict[Action, tuple[type[Any], bool, str]] = {
-    Action.acknowledge: (Note, False, "Acknowledge receipt to the complainant"),
+    Action.acknowledge: (ComplaintNote, False, "Acknowledge receipt to the complainant"),
     Action.assign: (AssignBody, True, "Give it to a named investigator at once"),
     Action.handover: (HandoverBody, True, "Offer it to a named owner (takes effect on accept)"),
     Action.accept_handover: (AcceptHandoverBody, True, "The named owner accepts the handover"),
@@ -39,7 +40,7 @@ _ACTIONS: dict[Action, tuple[type[Any], bool, str]] = {
         "Record the decision (root cause and corrective action for general and major)",
     ),
     Action.callback: (CallbackBody, True, "Record the customer's answer to the decision"),
-    Action.close: (Note, False, "Close after the callback"),
+    Action.close: (ComplaintNote, False, "Close after the callback"),
     Action.reopen: (ReasonBody, True, "Reopen a resolved or closed complaint"),
     Action.extend: (ExtendBody, True, "Move a deadline later, with the reason"),
 }
@@ -47,7 +48,7 @@ _ACTIONS: dict[Action, tuple[type[Any], bool, str]] = {
 
 async def _perform(
     session: AsyncSession,
-    complaint_id: uuid.UUID,
+    complaint_id: Id,
     action: Action,
     body: Any,
     principal: Principal,

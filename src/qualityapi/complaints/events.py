@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualityapi.auth.principal import SYSTEM_PRINCIPAL, Principal
 from qualityapi.common.jsonable import jsonable
 from qualityapi.common.schemas import UtcDatetime
 from qualityapi.complaints.models import Complaint, Dimension, ImprovementPlan, Severity
@@ -37,6 +38,7 @@ _SUMMARY_FIELDS = (
     "warning_level",
     "resolved_at",
     "closed_at",
+    "version",
     "updated_at",
 )
 
@@ -58,7 +60,14 @@ class ComplaintSummary(BaseModel):
     warning_level: WarningLevel
     resolved_at: UtcDatetime | None
     closed_at: UtcDatetime | None
+    version: int = Field(description="The complaint's version after the change (its ETag).")
     updated_at: UtcDatetime
+
+
+class ComplaintActor(BaseModel):
+    id: uuid.UUID | None = Field(description="The API key's id; null for the service.")
+    name: str
+    role: str
 
 
 class ComplaintEventData(BaseModel):
@@ -68,7 +77,11 @@ class ComplaintEventData(BaseModel):
     customer: dict[str, Any] = Field(description="name, phone, email, address as given.")
     action: Action | None = Field(description="The action that caused it; null on creation.")
     previous_status: Status | None
-    note: str | None = None
+    note: str | None = Field(default=None, description="The action's note or reason, if any.")
+    actor: ComplaintActor = Field(description="Who did it (`system` for the service).")
+    changes: dict[str, Any] = Field(
+        default_factory=dict, description="Field → {old, new} of what the action changed."
+    )
 
 
 class HighFrequencyData(BaseModel):
@@ -83,8 +96,17 @@ class HighFrequencyData(BaseModel):
     complaint_ids: list[uuid.UUID]
 
 
-def _summary(c: Complaint) -> dict[str, Any]:
-    return {f: jsonable(getattr(c, f)) for f in _SUMMARY_FIELDS}
+def _summary(c: Complaint, bump: bool) -> dict[str, Any]:
+    summary = {f: jsonable(getattr(c, f)) for f in _SUMMARY_FIELDS}
+    # Written before the service's flush bumps ``version``: carry the committed one.
+    if bump:
+        summary["version"] += 1
+    return summary
+
+
+def _actor(actor: Principal) -> dict[str, Any]:
+    key = None if actor.key_id is None else str(actor.key_id)
+    return {"id": key, "name": actor.name, "role": actor.role.value}
 
 
 def _row(
@@ -94,19 +116,33 @@ def _row(
     previous: Status | None,
     at: datetime,
     note: str | None = None,
+    *,
+    actor: Principal,
+    changes: dict[str, Any],
+    bump: bool,
 ) -> dict[str, Any]:
     data = {
-        "complaint": _summary(c),
+        "complaint": _summary(c, bump),
         "customer": c.customer,
         "action": action.value if action else None,
         "previous_status": previous.value if previous else None,
         "note": note,
+        "actor": _actor(actor),
+        "changes": changes,
     }
     return events.row(type=type_, subject_key=f"complaint:{c.id}", data=data, at=at)
 
 
-async def created(session: AsyncSession, c: Complaint, at: datetime) -> None:
-    await events.emit_many(session, [_row(CREATED, c, None, None, at)])
+async def created(
+    session: AsyncSession,
+    c: Complaint,
+    at: datetime,
+    *,
+    actor: Principal = SYSTEM_PRINCIPAL,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    row = _row(CREATED, c, None, None, at, actor=actor, changes=changes or {}, bump=False)
+    await events.emit_many(session, [row])
 
 
 async def acted(
@@ -116,11 +152,26 @@ async def acted(
     previous: Status,
     at: datetime,
     note: str | None = None,
+    *,
+    actor: Principal = SYSTEM_PRINCIPAL,
+    changes: dict[str, Any] | None = None,
 ) -> None:
     """``complaint.status_changed`` when the status changed, and on ``resolve`` always (an
     upheld complaint about a person is what staff records react to)."""
     if c.status != previous or action is Action.resolve:
-        await events.emit_many(session, [_row(STATUS_CHANGED, c, action, previous, at, note)])
+        bump = session.is_modified(c, include_collections=False)
+        row = _row(
+            STATUS_CHANGED,
+            c,
+            action,
+            previous,
+            at,
+            note,
+            actor=actor,
+            changes=changes or {},
+            bump=bump,
+        )
+        await events.emit_many(session, [row])
 
 
 async def high_frequency(session: AsyncSession, plan: ImprovementPlan, at: datetime) -> None:

@@ -3,7 +3,6 @@ Actions live in actions.py."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -13,8 +12,9 @@ from qualityapi.auth.dependencies import AgentDep, SupervisorDep, ViewerDep
 from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_etag
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.idempotency import IdempotencyDep
-from qualityapi.common.pagination import PageDep, SeqPageDep, split_page
-from qualityapi.common.schemas import Page, UtcDatetime
+from qualityapi.common.pagination import KeyPageDep, PageDep, SeqPageDep, split_page
+from qualityapi.common.routing import ContractRoute
+from qualityapi.common.schemas import Id, Page, UtcDatetime
 from qualityapi.complaints import frequency, repository, service
 from qualityapi.complaints.models import Complaint, Dimension, Severity
 from qualityapi.complaints.schemas import (
@@ -38,8 +38,8 @@ from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.timeline import service as timeline
 from qualityapi.timeline.schemas import TimelineEventRead
 
-router = APIRouter(tags=["complaints"])
-plans_router = APIRouter(tags=["complaints"])
+router = APIRouter(tags=["complaints"], route_class=ContractRoute)
+plans_router = APIRouter(tags=["complaints"], route_class=ContractRoute)
 
 
 def read(c: Complaint, response: Response | None = None) -> ComplaintRead:
@@ -81,10 +81,10 @@ async def list_complaints(
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     warning_level: Annotated[list[WarningLevel] | None, Query()] = None,
-    owner_id: Annotated[uuid.UUID | None, Query()] = None,
-    received_by: Annotated[uuid.UUID | None, Query()] = None,
-    subject_staff_id: Annotated[uuid.UUID | None, Query()] = None,
-    work_order_id: Annotated[uuid.UUID | None, Query()] = None,
+    owner_id: Annotated[Id | None, Query()] = None,
+    received_by: Annotated[Id | None, Query()] = None,
+    subject_staff_id: Annotated[Id | None, Query()] = None,
+    work_order_id: Annotated[Id | None, Query()] = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
     received_from: Annotated[UtcDatetime | None, Query()] = None,
     received_to: Annotated[UtcDatetime | None, Query()] = None,
@@ -108,7 +108,7 @@ async def list_complaints(
 
 @router.get("/complaints/high-frequency")
 async def list_high_frequency(
-    session: SessionDep, _: ViewerDep, clock: ClockDep
+    session: SessionDep, _: ViewerDep, clock: ClockDep, page: KeyPageDep
 ) -> Page[HighFrequencyRead]:
     """Categories, locations and customers with at least the threshold of complaints in
     the rolling window ending now (default 3 in 30 days), each with its improvement plan."""
@@ -129,19 +129,20 @@ async def list_high_frequency(
                     improvement_plan=ImprovementPlanRead.model_validate(plan) if plan else None,
                 )
             )
-    return Page(items=items, next_cursor=None)
+    listed, cursor = page.of_sequence(items, lambda h: (h.dimension.value, h.key))
+    return Page(items=listed, next_cursor=cursor)
 
 
 @router.get("/complaints/{complaint_id}", responses=problem_responses(404))
 async def get_complaint(
-    complaint_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
+    complaint_id: Id, session: SessionDep, _: ViewerDep, response: Response
 ) -> ComplaintRead:
     return read(await service.get(session, complaint_id), response)
 
 
 @router.patch("/complaints/{complaint_id}", responses=problem_responses(404, 409, 412))
 async def update_complaint(
-    complaint_id: uuid.UUID,
+    complaint_id: Id,
     data: ComplaintUpdate,
     session: SessionDep,
     principal: AgentDep,
@@ -157,7 +158,7 @@ async def update_complaint(
 
 @router.get("/complaints/{complaint_id}/sla", responses=problem_responses(404))
 async def get_complaint_sla(
-    complaint_id: uuid.UUID, session: SessionDep, _: ViewerDep, clock: ClockDep
+    complaint_id: Id, session: SessionDep, _: ViewerDep, clock: ClockDep
 ) -> SubjectSlaRead:
     """Every clock: acknowledge, resolution, feedback loop; extensions with their reasons."""
     await service.get(session, complaint_id)
@@ -166,7 +167,7 @@ async def get_complaint_sla(
 
 @router.get("/complaints/{complaint_id}/events", responses=problem_responses(400, 404))
 async def list_complaint_events(
-    complaint_id: uuid.UUID, session: SessionDep, _: ViewerDep, page: SeqPageDep
+    complaint_id: Id, session: SessionDep, _: ViewerDep, page: SeqPageDep
 ) -> Page[TimelineEventRead]:
     """The full timeline, oldest first: intake, handovers, decisions, warnings, escalations."""
     await service.get(session, complaint_id)
@@ -177,11 +178,14 @@ async def list_complaint_events(
 
 @router.get("/complaints/{complaint_id}/corrective-actions", responses=problem_responses(404))
 async def list_corrective_actions(
-    complaint_id: uuid.UUID, session: SessionDep, _: ViewerDep, clock: ClockDep
+    complaint_id: Id, session: SessionDep, _: ViewerDep, clock: ClockDep, page: KeyPageDep
 ) -> Page[CorrectiveActionRead]:
     await service.get(session, complaint_id)
-    found = await repository.corrective_actions(session, complaint_id)
-    return Page(items=[service.read_action(a, clock.now()) for a in found], next_cursor=None)
+    # A complaint has a handful: paged in memory, in the repository's order.
+    found, cursor = page.of_sequence(
+        await repository.corrective_actions(session, complaint_id), lambda a: (a.id,)
+    )
+    return Page(items=[service.read_action(a, clock.now()) for a in found], next_cursor=cursor)
 
 
 @router.post(
@@ -190,7 +194,7 @@ async def list_corrective_actions(
     responses=problem_responses(404),
 )
 async def add_corrective_action(
-    complaint_id: uuid.UUID,
+    complaint_id: Id,
     data: CorrectiveActionCreate,
     session: SessionDep,
     principal: AgentDep,
@@ -210,8 +214,8 @@ async def add_corrective_action(
     responses=problem_responses(404, 412),
 )
 async def update_corrective_action(
-    complaint_id: uuid.UUID,
-    action_id: uuid.UUID,
+    complaint_id: Id,
+    action_id: Id,
     data: CorrectiveActionUpdate,
     session: SessionDep,
     principal: AgentDep,
@@ -229,15 +233,17 @@ async def update_corrective_action(
 
 
 @plans_router.get("/improvement-plans")
-async def list_improvement_plans(session: SessionDep, _: ViewerDep) -> Page[ImprovementPlanRead]:
+async def list_improvement_plans(
+    session: SessionDep, _: ViewerDep, page: KeyPageDep
+) -> Page[ImprovementPlanRead]:
     """Every improvement plan raised by a high-frequency problem, newest first."""
-    found = await repository.plans(session)
-    return Page(items=[ImprovementPlanRead.model_validate(p) for p in found], next_cursor=None)
+    found, cursor = page.of_sequence(await repository.plans(session), lambda p: (p.id,))
+    return Page(items=[ImprovementPlanRead.model_validate(p) for p in found], next_cursor=cursor)
 
 
 @plans_router.patch("/improvement-plans/{plan_id}", responses=problem_responses(404, 412))
 async def update_improvement_plan(
-    plan_id: uuid.UUID,
+    plan_id: Id,
     data: ImprovementPlanUpdate,
     session: SessionDep,
     _: SupervisorDep,

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from qualityapi.common.schemas import InputModel, LongText, ReadModel, UtcDatetime
+from qualityapi.common.schemas import Id, InputModel, LongText, ReadModel, UtcDatetime
 from qualityapi.complaints.models import (
     ActionStatus,
     Channel,
@@ -33,11 +33,11 @@ class ComplaintCreate(InputModel):
         default=None,
         description="When the complaint was received; defaults to now, may be earlier.",
     )
-    received_by: uuid.UUID = Field(
+    received_by: Id = Field(
         description="The staff member who took it (first-contact owner; never changes)."
     )
-    work_order_id: uuid.UUID | None = None
-    subject_staff_id: uuid.UUID | None = Field(
+    work_order_id: Id | None = None
+    subject_staff_id: Id | None = Field(
         default=None, description="The person complained about, if any."
     )
 
@@ -51,8 +51,8 @@ class ComplaintUpdate(InputModel):
     location: str | None = Field(default=None, max_length=500)
     description: LongText | None = None
     expected_outcome: LongText | None = None
-    work_order_id: uuid.UUID | None = None
-    subject_staff_id: uuid.UUID | None = None
+    work_order_id: Id | None = None
+    subject_staff_id: Id | None = None
 
 
 class Decision(InputModel):
@@ -124,23 +124,23 @@ class ComplaintRead(ReadModel):
 # --- action bodies -------------------------------------------------------------------------
 
 
-class Note(InputModel):
+class ComplaintNote(InputModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class AssignBody(Note):
-    owner_id: uuid.UUID = Field(description="The investigator who owns it from now on.")
+class AssignBody(ComplaintNote):
+    owner_id: Id = Field(description="The investigator who owns it from now on.")
 
 
-class HandoverBody(Note):
-    to_staff_id: uuid.UUID = Field(description="The named owner it is offered to.")
+class HandoverBody(ComplaintNote):
+    to_staff_id: Id = Field(description="The named owner it is offered to.")
 
 
-class AcceptHandoverBody(Note):
-    staff_id: uuid.UUID = Field(description="Must be the person it was offered to.")
+class AcceptHandoverBody(ComplaintNote):
+    staff_id: Id = Field(description="Must be the person it was offered to.")
 
 
-class ResolveBody(Note):
+class ResolveBody(ComplaintNote):
     resolution: LongText = Field(min_length=1)
     upheld: bool = Field(description="Whether the complaint was found justified.")
     root_cause: LongText | None = Field(
@@ -152,7 +152,7 @@ class ResolveBody(Note):
     decision: Decision = Field(description="The decision as communicated to the customer.")
 
 
-class CallbackBody(Note):
+class CallbackBody(ComplaintNote):
     result: CallbackResult
     accepted: bool | None = Field(
         default=None, description="Whether the customer accepted the decision (when reached)."
@@ -187,13 +187,13 @@ class ExtendBody(ReasonBody):
 
 class CorrectiveActionCreate(InputModel):
     description: LongText = Field(min_length=1)
-    owner_id: uuid.UUID
+    owner_id: Id
     due_at: UtcDatetime
 
 
 class CorrectiveActionUpdate(InputModel):
     description: LongText | None = None
-    owner_id: uuid.UUID | None = None
+    owner_id: Id | None = None
     due_at: UtcDatetime | None = None
     status: ActionStatus | None = Field(
         default=None,
@@ -220,7 +220,7 @@ class CorrectiveActionRead(ReadModel):
 
 
 class ImprovementPlanUpdate(InputModel):
-    owner_id: uuid.UUID | None = None
+    owner_id: Id | None = None
     due_at: UtcDatetime | None = None
     plan: LongText | None = None
     status: PlanStatus | None = None

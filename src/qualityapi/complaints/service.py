@@ -28,6 +28,7 @@ from qualityapi.complaints.schemas import (
     AssignBody,
     CallbackBody,
     ComplaintCreate,
+    ComplaintNote,
     ComplaintRead,
     ComplaintUpdate,
     CorrectiveActionCreate,
@@ -36,7 +37,6 @@ from qualityapi.complaints.schemas import (
     ExtendBody,
     HandoverBody,
     ImprovementPlanUpdate,
-    Note,
     ReasonBody,
     ResolveBody,
 )
@@ -63,7 +63,13 @@ RECEIVED_AT_SKEW = timedelta(minutes=5)
 NEEDS_ANALYSIS = frozenset({Severity.general, Severity.major})
 
 ActionBody = (
-    Note | AssignBody | HandoverBody | AcceptHandoverBody | ResolveBody | CallbackBody | ReasonBody
+    ComplaintNote
+    | AssignBody
+    | HandoverBody
+    | AcceptHandoverBody
+    | ResolveBody
+    | CallbackBody
+    | ReasonBody
 )
 
 
@@ -156,7 +162,16 @@ async def create(
             "received_by": {"old": None, "new": jsonable(c.received_by)},
         },
     )
-    await events.created(session, c, now)
+    await events.created(
+        session,
+        c,
+        now,
+        actor=actor,
+        changes={
+            "status": {"old": None, "new": c.status.value},
+            "received_by": {"old": None, "new": jsonable(c.received_by)},
+        },
+    )
     await frequency.check(session, c, now)
     return c
 
@@ -303,7 +318,7 @@ async def apply_action(
             session, ADAPTER, facts_of(c), action.value, now, level=c.warning_level
         )
     sla.show(ADAPTER, c, derived)
-    await events.acted(session, c, action, previous, now, note)
+    await events.acted(session, c, action, previous, now, note, actor=actor, changes=cs.changes)
     await session.flush()
     return c
 

@@ -12,6 +12,7 @@ from qualityapi.complaints import repository
 from qualityapi.complaints.models import Complaint
 from qualityapi.complaints.states import OPEN_STATUSES, Action, Status
 from qualityapi.db.base import table_of
+from qualityapi.sla.events import with_contacts
 from qualityapi.sla.subjects import (
     EVERY,
     Contact,
@@ -83,10 +84,11 @@ class ComplaintSubject:
     async def describe_many(
         self, session: AsyncSession, ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, Description]:
-        return {
+        described = {
             row.id: Description(number=row.number, title=row.category, people=_people(row))
             for row in await repository.people_of(session, ids)
         }
+        return await with_contacts(session, described)
 
     async def facts_many(
         self, session: AsyncSession, ids: Iterable[uuid.UUID]

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qualityapi.db.migrations import current_revision
+from qualityapi.health.metrics import OPERATIONS
 
 router = APIRouter(tags=["operations"])
 
@@ -69,4 +70,5 @@ async def readyz(request: Request) -> Readiness:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
+    await OPERATIONS.refresh()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

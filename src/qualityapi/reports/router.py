@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from qualityapi.auth.dependencies import ViewerDep
 from qualityapi.common.dependencies import ClockDep
+from qualityapi.common.routing import ContractRoute
 from qualityapi.common.schemas import UtcDatetime
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import Unprocessable
@@ -16,7 +17,7 @@ from qualityapi.reports.periods import PeriodError
 from qualityapi.reports.schemas import GroupBy, MonthlyReport, SlaReport
 from qualityapi.reports.service import ReportRules
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], route_class=ContractRoute)
 
 _GROUP_BY: tuple[GroupBy, ...] = ("priority", "team", "assignee", "category", "subject_type")
 CSV = "text/csv"

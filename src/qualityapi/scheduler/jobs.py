@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -9,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualityapi.clock import Clock
 from qualityapi.db import health
+from qualityapi.retention import service as retention
+from qualityapi.sla import metrics as sla_metrics
 from qualityapi.sla import replans, repository, signals
 from qualityapi.sla.scanner import scan_once
 
@@ -49,6 +55,7 @@ class SlaScanJob:
         # wake. ``_pending_at``: the earliest check marked while a pass was running.
         self._next_at: datetime | None = None
         self._pending_at: datetime | None = None
+        self._task: asyncio.Task[Any] | None = None  # the pass in progress, for stop()
 
     def start(self) -> None:
         self._scheduler.start()
@@ -60,6 +67,21 @@ class SlaScanJob:
         signals.CLOCK_CHANGED.unsubscribe(self.wake)
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stops scheduling and lets a pass in progress finish (its transaction commits
+        or rolls back whole either way); cut short after ``grace`` s. Without the wait the
+        pass was cancelled when the loop closed, and its traceback went to the log."""
+        self.shutdown()
+        task = self._task
+        if task is None or task.done():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait({task}, timeout=grace)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     def wake(self, at: datetime | None = None) -> None:
         """A clock changed that needs a look at ``at`` (None or past: at once)."""
@@ -97,6 +119,7 @@ class SlaScanJob:
             self._pending = True
             return
         self._running = True
+        self._task = asyncio.current_task()
         # This task was started from whatever context woke it (often a request): its
         # lines carry the pass's own id, not that request's.
         structlog.contextvars.clear_contextvars()
@@ -107,7 +130,13 @@ class SlaScanJob:
                 self._pending = False
                 if self._pending_at is not None and self._pending_at <= self._clock.now():
                     self._pending_at = None  # this pass sees that change
+                started = time.perf_counter()
                 result = await scan_once(self._sessionmaker, self._clock.now(), batch=self._batch)
+                sla_metrics.observe_pass(
+                    claimed=result.claimed,
+                    failed=result.failed,
+                    seconds=time.perf_counter() - started,
+                )
                 # Per pass: debug, so that a busy service's log (and the first run's key
                 # banner) stays readable; a failure is a warning.
                 (log.warning if result.failed else log.debug)(
@@ -144,3 +173,59 @@ class SlaScanJob:
                 self._pending_at = None
             if self._scheduler.running:
                 self._schedule(next_at)
+
+
+RETENTION_JOB_ID = "retention"
+# The first pass waits this long after start-up: a (re)starting fleet does not delete in
+# the same minute it migrates, seeds and catches up on due clocks.
+RETENTION_FIRST_DELAY = timedelta(minutes=1)
+
+
+class RetentionJob:
+    """Deletes old delivery logs, outbox messages and idempotency keys every
+    ``interval`` seconds (``retention.service``). One pass at a time; with several
+    replicas each runs it, and the deletes are idempotent (a row is gone or not)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        policy: retention.Policy,
+        *,
+        interval: float,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._policy = policy
+        self._interval = interval
+        self._scheduler = AsyncIOScheduler()
+
+    def start(self) -> None:
+        self._scheduler.start()
+        self._scheduler.add_job(
+            self.run,
+            "interval",
+            seconds=self._interval,
+            # APScheduler runs on the real time whatever clock the service is given.
+            next_run_time=datetime.now(UTC) + RETENTION_FIRST_DELAY,
+            id=RETENTION_JOB_ID,
+            max_instances=1,
+            coalesce=True,
+        )
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    async def run(self) -> dict[str, int]:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(retention_pass=uuid.uuid4().hex[:12])
+        try:
+            deleted = await retention.prune(self._sessionmaker, self._clock.now(), self._policy)
+        except Exception as exc:
+            # The next pass tries again; nothing is half-deleted (one transaction a batch).
+            if not health.outage(exc):
+                log.exception("retention_failed")
+            return {}
+        (log.info if any(deleted.values()) else log.debug)("retention_pruned", **deleted)
+        return deleted

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.common.schemas import UtcDatetime
 from qualityapi.sla import repository, subjects
 from qualityapi.sla.schemas import ClockSummary
-from qualityapi.sla.vocabulary import WarningLevel
+from qualityapi.sla.vocabulary import LEVEL_MEANING, WarningLevel
 
 Level = Literal["red", "yellow", "blue", "none"]
 LEVELS: tuple[Level, ...] = ("red", "yellow", "blue", "none")
@@ -23,6 +23,11 @@ class Assignee(BaseModel):
     name: str | None = Field(description="Null when the staff record is gone.")
 
 
+class TeamRef(BaseModel):
+    id: uuid.UUID
+    name: str | None = Field(description="Null when the team is gone.")
+
+
 class BoardItem(BaseModel):
     subject_type: str = Field(examples=["work_order"])
     id: uuid.UUID
@@ -30,6 +35,9 @@ class BoardItem(BaseModel):
     title: str | None
     status: str
     warning_level: WarningLevel
+    warning_level_meaning: str = Field(
+        examples=["deadline passed"], description="What the level means, in words."
+    )
     since: UtcDatetime = Field(description="When its clocks started (e.g. reported_at).")
     next_due_at: UtcDatetime | None = Field(
         description="The earliest deadline among its running clocks."
@@ -38,6 +46,9 @@ class BoardItem(BaseModel):
     assignee: Assignee | None = Field(
         default=None,
         description="Who has it now (a complaint's owner); null when nobody does.",
+    )
+    team: TeamRef | None = Field(
+        default=None, description="Its team with the team's name; null when none."
     )
 
 
@@ -84,6 +95,7 @@ async def board(session: AsyncSession, *, kinds: tuple[str, ...], limit: int) ->
                         title=row["title"],
                         status=getattr(row["status"], "value", row["status"]),
                         warning_level=WarningLevel(lv),
+                        warning_level_meaning=LEVEL_MEANING[WarningLevel(lv)],
                         since=row["since"],
                         next_due_at=_next_due(row["sla"] or [], lv),
                         sla=[ClockSummary.model_validate(c) for c in row["sla"] or []],
@@ -91,6 +103,11 @@ async def board(session: AsyncSession, *, kinds: tuple[str, ...], limit: int) ->
                             None
                             if row["assignee_id"] is None
                             else Assignee(id=row["assignee_id"], name=row["assignee_name"])
+                        ),
+                        team=(
+                            None
+                            if row["team_id"] is None
+                            else TeamRef(id=row["team_id"], name=row["team_name"])
                         ),
                     )
                     for row in rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -162,8 +163,13 @@ async def _compile(session: AsyncSession) -> CompiledSet:
     return CompiledSet(by_id=by_id, candidates=candidates, calendars=cals)
 
 
-async def current(session: AsyncSession) -> CompiledSet:
-    """Every policy compiled, from the per-process cache (rebuilt after ``TTL``)."""
+async def current(session: AsyncSession, needed: Iterable[uuid.UUID | None] = ()) -> CompiledSet:
+    """Every policy compiled, from the per-process cache (rebuilt after ``TTL``).
+
+    ``needed``: policy ids the caller's clocks refer to. One the cache does not know was
+    created by another replica since the cache was built: it is rebuilt at once, or this
+    process would escalate that policy's clocks by no ladder at all (a deleted policy
+    stays unknown, and costs one rebuild per call until the clocks move on)."""
     bind = session.bind
     # A session bound to one connection (the demo's single-transaction load): its engine.
     if isinstance(bind, AsyncConnection):
@@ -171,6 +177,11 @@ async def current(session: AsyncSession) -> CompiledSet:
     assert isinstance(bind, AsyncEngine)
     key = id(bind.sync_engine)
     hit = policy_cache.entries.get(key)
+    known = hit[1] if hit is not None else None
+    if isinstance(known, CompiledSet) and any(
+        i is not None and i not in known.by_id for i in needed
+    ):
+        hit = None
     if hit is None or hit[0] < time.monotonic():
         compiled = await _compile(session)
         hit = (time.monotonic() + TTL, compiled)

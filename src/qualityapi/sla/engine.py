@@ -243,7 +243,7 @@ async def _apply(
     rows = await repository.clocks_for(session, adapter.kind, facts.id)
     if not ops:
         return await _derived(session, adapter, facts.id, [pure(r) for r in rows], now, level)
-    policies = await compiled.current(session)
+    policies = await compiled.current(session, (r.policy_id for r in rows))
     planning = any(op in (Op.resume, Op.replan, Op.restart) for op in ops.values())
     # The policy is matched again with the subject's facts as they are now, so a priority
     # or category change made during a hold applies at the resume.
@@ -317,7 +317,7 @@ async def extend(
     row = next((r for r in rows if r.target == target), None)
     if row is None:
         raise Conflict(f"{adapter.kind} has no {target} clock to extend")
-    policies = await compiled.current(session)
+    policies = await compiled.current(session, [row.policy_id])
     policy = policies.get(row.policy_id)
     plan = policy.plan(target) if policy is not None else None
     if plan is None:
@@ -381,8 +381,8 @@ async def sync_levels_locked(
 
     The subjects are locked first (PostgreSQL; in id order, so two scanners cannot
     deadlock), then their clocks read as committed, and the subjects that changed are
-    written with one executemany (bumping ``version``), with a timeline entry per changed
-    level.
+    written with one executemany (``version`` untouched: it counts client edits), with a
+    timeline entry per changed level.
     """
     ids = sorted(set(subject_ids))
     if not ids:
@@ -440,7 +440,7 @@ async def explain(
 ) -> SubjectSlaRead:
     """Every clock of a subject with what it has used and what is left, at ``now``."""
     rows = await repository.clocks_for(session, adapter.kind, subject_id)
-    policies = await compiled.current(session)
+    policies = await compiled.current(session, (r.policy_id for r in rows))
     reads = []
     clocks = [pure(r) for r in rows]
     for row, clock in zip(rows, clocks, strict=True):

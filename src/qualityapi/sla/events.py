@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.common.schemas import UtcDatetime
-from qualityapi.sla.subjects import Contact, Description
+from qualityapi.sla import compiled
+from qualityapi.sla.subjects import Contact, Description, with_contact_details
 from qualityapi.sla.vocabulary import BREACHED, WARNED
 
 if TYPE_CHECKING:
@@ -33,8 +35,31 @@ def event_of(stage: int) -> tuple[str, str]:
 _NOBODY = Contact(None, "nobody holds this role for the subject")
 
 
+def named_staff(policies: compiled.CompiledSet) -> set[uuid.UUID]:
+    """Every staff member some escalation ladder calls by id (role ``staff``)."""
+    found: set[uuid.UUID] = set()
+    for policy in policies.by_id.values():
+        for rung in policy.ladder:
+            for notify in rung.notify:
+                for one in (notify, *notify.fallback):
+                    if one.staff_id is not None:
+                        found.add(one.staff_id)
+    return found
+
+
+async def with_contacts(
+    session: AsyncSession, described: Mapping[uuid.UUID, Description]
+) -> dict[uuid.UUID, Description]:
+    """For adapters' ``describe_many``: names and contact fields of everyone the ``sla.*``
+    events may notify (the subject's people and the ladders' named staff), one query."""
+    policies = await compiled.current(session)
+    return await with_contact_details(session, described, named_staff(policies))
+
+
 def _contact(role: str, staff_id: uuid.UUID | None, described: Description | None) -> Contact:
     if role == "staff":
+        if described is not None and staff_id is not None and staff_id in described.directory:
+            return described.directory[staff_id]
         return Contact(staff_id)
     if described is None:
         return Contact(None, "the subject could not be read")
@@ -71,6 +96,9 @@ def _entry(role: str, contact: Contact, instead_of: str | None = None) -> dict[s
     return {
         "role": role,
         "staff_id": None if contact.staff_id is None else str(contact.staff_id),
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone,
         "reason": contact.reason if contact.staff_id is None else None,
         "instead_of": instead_of,
     }
@@ -86,6 +114,9 @@ class SubjectRef(BaseModel):
 class Notified(BaseModel):
     role: Literal["assignee", "team_supervisor", "team_manager", "staff"]
     staff_id: uuid.UUID | None = Field(description="Null when nobody holds the role.")
+    name: str | None = Field(default=None, examples=["Zhang Wei"], description="The person's name.")
+    email: str | None = Field(default=None, description="Their e-mail, if on record.")
+    phone: str | None = Field(default=None, description="Their phone, if on record.")
     reason: str | None = Field(
         default=None, description="Why nobody was notified for this role (null when notified)."
     )

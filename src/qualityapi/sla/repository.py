@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualityapi.common.pagination import KeyPageParams, paginate_by_key
 from qualityapi.db.base import table_of
 from qualityapi.sla.models import (
     Calendar,
@@ -22,7 +23,7 @@ from qualityapi.sla.models import (
     SlaTransition,
 )
 from qualityapi.sla.subjects import LevelStore
-from qualityapi.staff.models import Staff
+from qualityapi.staff.models import Staff, Team
 
 
 async def get_calendar(session: AsyncSession, calendar_id: uuid.UUID) -> Calendar | None:
@@ -34,8 +35,18 @@ async def get_calendar_by_name(session: AsyncSession, name: str) -> Calendar | N
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_calendars(session: AsyncSession) -> Sequence[Calendar]:
-    stmt = select(Calendar).order_by(Calendar.builtin.desc(), Calendar.name)
+# Built-in calendars (24x7) first, then by name; the id breaks ties for the cursor.
+CALENDAR_ORDER = ((Calendar.builtin, True), (Calendar.name, False), (Calendar.id, False))
+
+
+async def list_calendars(
+    session: AsyncSession, page: KeyPageParams | None = None
+) -> Sequence[Calendar]:
+    stmt = select(Calendar)
+    if page is None:
+        stmt = stmt.order_by(*(c.desc() if d else c.asc() for c, d in CALENDAR_ORDER))
+    else:
+        stmt = paginate_by_key(stmt, page, CALENDAR_ORDER)
     return (await session.execute(stmt)).scalars().all()
 
 
@@ -52,10 +63,27 @@ async def get_policy_by_name(session: AsyncSession, name: str) -> SlaPolicy | No
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+# The order in which policies are matched; the id breaks ties for the cursor.
+POLICY_ORDER = (
+    (SlaPolicy.subject, False),
+    (SlaPolicy.rank, False),
+    (SlaPolicy.name, False),
+    (SlaPolicy.id, False),
+)
+
+
 async def list_policies(
-    session: AsyncSession, *, subject: str | None = None, enabled: bool | None = None
+    session: AsyncSession,
+    *,
+    subject: str | None = None,
+    enabled: bool | None = None,
+    page: KeyPageParams | None = None,
 ) -> Sequence[SlaPolicy]:
-    stmt = select(SlaPolicy).order_by(SlaPolicy.subject, SlaPolicy.rank, SlaPolicy.name)
+    stmt = select(SlaPolicy)
+    if page is None:
+        stmt = stmt.order_by(*(c.asc() for c, _ in POLICY_ORDER))
+    else:
+        stmt = paginate_by_key(stmt, page, POLICY_ORDER)
     if subject is not None:
         stmt = stmt.where(SlaPolicy.subject == subject)
     if enabled is not None:
@@ -273,13 +301,14 @@ async def write_levels(
     store: LevelStore,
     updates: Sequence[tuple[uuid.UUID, str, list[dict[str, Any]]]],
 ) -> None:
-    """(id, level, summary) per subject, one executemany; ``version`` +1 where kept."""
+    """(id, level, summary) per subject, one executemany.
+
+    ``version`` is left alone: it counts client-visible edits, and a level the scanner
+    moved must not turn a client's fresh ETag into a 412 (README, "Versions and ETags")."""
     if not updates:
         return
     t = store.table
     values: dict[str, Any] = {store.level: bindparam("b_level"), store.summary: bindparam("b_sla")}
-    if store.version is not None:
-        values[store.version] = t.c[store.version] + 1
     stmt = update(t).where(t.c[store.id] == bindparam("b_id")).values(values)
     await session.execute(
         stmt, [{"b_id": i, "b_level": level, "b_sla": summary} for i, level, summary in updates]
@@ -300,13 +329,18 @@ async def count_open_by_level(session: AsyncSession, store: LevelStore) -> dict[
 async def open_at_level(
     session: AsyncSession, store: LevelStore, level: str, limit: int
 ) -> list[dict[str, Any]]:
-    """The oldest open subjects at ``level`` (id, number, title, status, since, sla, and
-    the assignee's ``assignee_id`` and ``assignee_name``)."""
+    """The oldest open subjects at ``level`` (id, number, title, status, since, sla, the
+    assignee's ``assignee_id`` and ``assignee_name``, the team's ``team_id`` and
+    ``team_name``)."""
     t = store.table
     staff = table_of(Staff)
+    teams = table_of(Team)
     # The default column name may not exist in a kind that has no assignee: then none.
     assignee = t.c.get(store.assignee) if store.assignee else None
-    source = t if assignee is None else t.outerjoin(staff, staff.c.id == assignee)
+    team = t.c.get(store.team) if store.team else None
+    source: Any = t if assignee is None else t.outerjoin(staff, staff.c.id == assignee)
+    if team is not None:
+        source = source.outerjoin(teams, teams.c.id == team)
     stmt = (
         select(
             t.c[store.id].label("id"),
@@ -317,6 +351,8 @@ async def open_at_level(
             t.c[store.summary].label("sla"),
             (null() if assignee is None else assignee).label("assignee_id"),
             (null() if assignee is None else staff.c.name).label("assignee_name"),
+            (null() if team is None else team).label("team_id"),
+            (null() if team is None else teams.c.name).label("team_name"),
         )
         .select_from(source)
         .where(t.c[store.status].in_(sorted(store.open_statuses)), t.c[store.level] == level)

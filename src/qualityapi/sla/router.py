@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -10,9 +9,13 @@ from fastapi import APIRouter, Query, Response, status
 from qualityapi.auth.dependencies import AdminDep, ViewerDep
 from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_etag
 from qualityapi.common.dependencies import ClockDep
+from qualityapi.common.pagination import KeyPageDep
+from qualityapi.common.routing import ContractRoute
+from qualityapi.common.schemas import Id, Page
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import Unprocessable, problem_responses
 from qualityapi.sla import board, calendars, policies, replans, repository, subjects
+from qualityapi.sla.models import Calendar, SlaPolicy
 from qualityapi.sla.schemas import (
     CalendarCreate,
     CalendarRead,
@@ -24,7 +27,7 @@ from qualityapi.sla.schemas import (
     SlaPolicyUpdate,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=ContractRoute)
 
 
 @router.get("/board", tags=["board"], responses=problem_responses(422))
@@ -44,9 +47,18 @@ async def get_board(
 
 
 @router.get("/calendars", tags=["calendars"])
-async def list_calendars(session: SessionDep, _: ViewerDep) -> list[CalendarRead]:
+async def list_calendars(session: SessionDep, _: ViewerDep, page: KeyPageDep) -> Page[CalendarRead]:
     """Built-in calendars (24x7) first, then by name."""
-    return [calendars.read(c) for c in await repository.list_calendars(session)]
+    rows, cursor = page.split(await repository.list_calendars(session, page), _calendar_key)
+    return Page(items=[calendars.read(c) for c in rows], next_cursor=cursor)
+
+
+def _calendar_key(c: Calendar) -> tuple[object, ...]:
+    return tuple(getattr(c, col.key) for col, _ in repository.CALENDAR_ORDER)
+
+
+def _policy_key(p: SlaPolicy) -> tuple[object, ...]:
+    return tuple(getattr(p, col.key) for col, _ in repository.POLICY_ORDER)
 
 
 @router.post(
@@ -69,7 +81,7 @@ async def create_calendar(
 
 @router.get("/calendars/{calendar_id}", tags=["calendars"], responses=problem_responses(404))
 async def get_calendar(
-    calendar_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
+    calendar_id: Id, session: SessionDep, _: ViewerDep, response: Response
 ) -> CalendarRead:
     cal = await calendars.get(session, calendar_id)
     set_etag(response, cal.version)
@@ -80,7 +92,7 @@ async def get_calendar(
     "/calendars/{calendar_id}", tags=["calendars"], responses=problem_responses(404, 409, 412)
 )
 async def update_calendar(
-    calendar_id: uuid.UUID,
+    calendar_id: Id,
     data: CalendarUpdate,
     session: SessionDep,
     principal: AdminDep,
@@ -102,14 +114,18 @@ async def update_calendar(
 async def list_sla_policies(
     session: SessionDep,
     _: ViewerDep,
+    page: KeyPageDep,
     subject: Annotated[str | None, Query(max_length=20)] = None,
-) -> list[SlaPolicyRead]:
+) -> Page[SlaPolicyRead]:
     """By subject, then rank: the order in which policies are matched."""
-    listed = await repository.list_policies(session, subject=subject)
-    return [
+    listed, cursor = page.split(
+        await repository.list_policies(session, subject=subject, page=page), _policy_key
+    )
+    items = [
         policies.read(p, replanning=await repository.replan_waiting(session, [p.id]))
         for p in listed
     ]
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.post(
@@ -140,7 +156,7 @@ async def preview_sla_policy(
 
 @router.get("/sla-policies/{policy_id}", tags=["sla-policies"], responses=problem_responses(404))
 async def get_sla_policy(
-    policy_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
+    policy_id: Id, session: SessionDep, _: ViewerDep, response: Response
 ) -> SlaPolicyRead:
     policy = await policies.get(session, policy_id)
     set_etag(response, policy.version)
@@ -151,7 +167,7 @@ async def get_sla_policy(
     "/sla-policies/{policy_id}", tags=["sla-policies"], responses=problem_responses(404, 409, 412)
 )
 async def update_sla_policy(
-    policy_id: uuid.UUID,
+    policy_id: Id,
     data: SlaPolicyUpdate,
     session: SessionDep,
     principal: AdminDep,

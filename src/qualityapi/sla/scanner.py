@@ -33,6 +33,7 @@ from qualityapi.common.signals import commit
 from qualityapi.db import health
 from qualityapi.events import repository as events
 from qualityapi.sla import compiled, engine, replans, repository, subjects
+from qualityapi.sla import metrics as sla_metrics
 from qualityapi.sla.clockwork import next_check, stages_due
 from qualityapi.sla.compiled import CompiledPolicy
 from qualityapi.sla.events import event_of, notified_for
@@ -216,6 +217,7 @@ async def _scan_batch(
     await timeline.add_many(session, entries)
     await repository.update_clocks(session, updates)
     await _sync_subjects(session, touched, now)
+    sla_metrics.count_transitions(outbox)
     return len(outbox)
 
 
@@ -257,7 +259,7 @@ async def scan_once(
         deferred = claimed - len(due)
         if not due:
             return ScanResult(claimed, 0, 0, replanned=replanned, deferred=deferred)
-        policies = await compiled.current(session)
+        policies = await compiled.current(session, (c.policy_id for c in due))
         failed = 0
         try:
             async with session.begin_nested():

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from qualityapi.common.schemas import InputModel, ReadModel, UtcDatetime
+from qualityapi.common.schemas import Id, InputModel, ReadModel, UtcDatetime
 from qualityapi.sla import subjects
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -122,7 +122,7 @@ class TargetSpec(InputModel):
     until: Literal["appointment_end"] | None = Field(
         default=None, description="Due at the subject's appointment end."
     )
-    calendar_id: uuid.UUID | None = Field(
+    calendar_id: Id | None = Field(
         default=None, description="This target's own calendar instead of the policy's."
     )
 
@@ -166,7 +166,7 @@ Role = Literal["assignee", "team_supervisor", "team_manager", "staff"]
 
 class Fallback(InputModel):
     role: Role
-    staff_id: uuid.UUID | None = Field(default=None, description="Required when role is staff.")
+    staff_id: Id | None = Field(default=None, description="Required when role is staff.")
 
     @model_validator(mode="after")
     def _staff_needs_id(self) -> Fallback:
@@ -229,7 +229,7 @@ class SlaPolicyCreate(InputModel):
     subject: SubjectKind = "work_order"
     rank: int = Field(default=100, ge=0, le=100_000, description="Lower is tried first.")
     match: MatchSpec = Field(default_factory=MatchSpec)
-    calendar_id: uuid.UUID
+    calendar_id: Id
     targets: dict[str, Target] = Field(min_length=1, examples=[{"response": "PT1H"}])
     warning: WarningSpec = Field(default_factory=lambda: WarningSpec(percent=80))
     escalation: list[EscalationLevel] = Field(default_factory=list, max_length=20)
@@ -252,7 +252,7 @@ class SlaPolicyUpdate(InputModel):
     name: Name | None = None
     rank: int | None = Field(default=None, ge=0, le=100_000)
     match: MatchSpec | None = None
-    calendar_id: uuid.UUID | None = None
+    calendar_id: Id | None = None
     targets: dict[str, Target] | None = None
     warning: WarningSpec | None = None
     escalation: list[EscalationLevel] | None = Field(default=None, max_length=20)

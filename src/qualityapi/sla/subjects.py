@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.sla.vocabulary import Op
+from qualityapi.staff import repository as staff_repository
 
 # In an action map: every target not named on its own.
 EVERY = "*"
@@ -45,6 +46,10 @@ class Contact:
 
     staff_id: uuid.UUID | None
     reason: str | None = None
+    # Filled by ``with_contact_details``: who to call, without a second request.
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
 
 
 def team_contacts(
@@ -77,14 +82,17 @@ class Description:
     title: str | None
     # role ("assignee", "team_supervisor", "team_manager", ...) -> contact
     people: Mapping[str, Contact] = field(default_factory=dict)
+    # Staff that escalation ladders name directly (role "staff"), with their details.
+    directory: Mapping[uuid.UUID, Contact] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class LevelStore:
     """Where a subject shows what the engine derives, and what the board lists.
 
-    Column names of ``table``. The engine writes ``level`` and ``summary`` (and bumps
-    ``version`` when there is one, so ETags change), and reads ``number``, ``title``,
+    Column names of ``table``. The engine writes ``level`` and ``summary`` (never the
+    subject's ``version``: that counts client-visible edits, so a level the scanner moves
+    does not make a client's ETag stale), and reads ``number``, ``title``,
     ``status``, ``since`` (the board's oldest-first order) and ``assignee`` of the subjects
     whose ``status`` is one of ``open_statuses``.
     """
@@ -94,7 +102,6 @@ class LevelStore:
     id: str = "id"
     level: str = "warning_level"
     summary: str = "sla"
-    version: str | None = "version"
     number: str = "number"
     title: str | None = "title"  # None: the kind has no title column
     status: str = "status"
@@ -102,6 +109,8 @@ class LevelStore:
     # The staff id the board names as the item's assignee (a table without this column,
     # or None: the kind has none).
     assignee: str | None = "assignee_id"
+    # The team the board names beside it (same rule: no such column, no team).
+    team: str | None = "team_id"
 
 
 class SubjectAdapter(Protocol):
@@ -145,6 +154,39 @@ class SubjectAdapter(Protocol):
         self, session: AsyncSession, ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, SubjectFacts]:
         """For re-plans the engine starts itself (policy and calendar edits)."""
+
+
+async def with_contact_details(
+    session: AsyncSession,
+    described: Mapping[uuid.UUID, Description],
+    named: Iterable[uuid.UUID] = (),
+) -> dict[uuid.UUID, Description]:
+    """The descriptions with each contact's name, e-mail and phone, and a ``directory`` of
+    the ``named`` staff (those ladders call by id): one query for all of them. For
+    adapters' ``describe_many`` (through ``sla.events.with_contacts``)."""
+    directory_ids = set(named)
+    ids = {c.staff_id for d in described.values() for c in d.people.values() if c.staff_id}
+    found = await staff_repository.contacts_of(session, ids | directory_ids)
+    if not found:
+        return dict(described)
+    directory = {
+        i: Contact(i, name=row.name, email=row.email, phone=row.phone)
+        for i, row in found.items()
+        if i in directory_ids
+    }
+
+    def detailed(contact: Contact) -> Contact:
+        row = found.get(contact.staff_id) if contact.staff_id else None
+        if row is None:
+            return contact
+        return replace(contact, name=row.name, email=row.email, phone=row.phone)
+
+    return {
+        key: replace(
+            d, people={role: detailed(c) for role, c in d.people.items()}, directory=directory
+        )
+        for key, d in described.items()
+    }
 
 
 def ops_for(adapter: SubjectAdapter, action: str, target: str) -> Op | None:

@@ -29,6 +29,24 @@ def escalation_level(stage: int) -> int:
     return max(0, stage - BREACHED)
 
 
+# What each level means to a person reading the board or a timeline.
+LEVEL_MEANING = {
+    WarningLevel.none: "no clock running",
+    WarningLevel.blue: "on track",
+    WarningLevel.yellow: "deadline near (inside the warning window)",
+    WarningLevel.red: "deadline passed",
+}
+
+
+def stage_label(stage: int | None) -> str | None:
+    """A stage in words: ``on track``, ``warning``, ``breached``, ``escalation level n``."""
+    if stage is None:
+        return None
+    if stage > BREACHED:
+        return f"escalation level {stage - BREACHED}"
+    return {ON_TRACK: "on track", WARNED: "warning", BREACHED: "breached"}.get(stage, str(stage))
+
+
 _RANK = {WarningLevel.none: 0, WarningLevel.blue: 1, WarningLevel.yellow: 2, WarningLevel.red: 3}
 
 

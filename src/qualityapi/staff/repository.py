@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,36 @@ async def list_teams(session: AsyncSession, params: PageParams) -> Sequence[Team
 
 async def get_staff(session: AsyncSession, staff_id: uuid.UUID) -> Staff | None:
     return await session.get(Staff, staff_id)
+
+
+async def contacts_of(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """id, name, email, phone and title of each staff member found (one query): the
+    contact fields ``sla.*`` events carry beside the ids they notify."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = select(Staff.id, Staff.name, Staff.email, Staff.phone, Staff.title).where(
+        Staff.id.in_(wanted)
+    )
+    return {row.id: row for row in await session.execute(stmt)}
+
+
+async def names_of(
+    session: AsyncSession, staff_ids: Iterable[uuid.UUID], team_ids: Iterable[uuid.UUID]
+) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
+    """Staff and team names by id (a query each, none for an empty set): what timelines
+    show beside the ids they record."""
+    people: dict[uuid.UUID, str] = {}
+    teams: dict[uuid.UUID, str] = {}
+    wanted = sorted(set(staff_ids))
+    if wanted:
+        stmt = select(Staff.id, Staff.name).where(Staff.id.in_(wanted))
+        people = {row.id: row.name for row in await session.execute(stmt)}
+    wanted_teams = sorted(set(team_ids))
+    if wanted_teams:
+        stmt = select(Team.id, Team.name).where(Team.id.in_(wanted_teams))
+        teams = {row.id: row.name for row in await session.execute(stmt)}
+    return people, teams
 
 
 async def list_staff(

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -10,7 +9,8 @@ from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_eta
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.idempotency import IdempotencyDep
 from qualityapi.common.pagination import Cursor, PageDep, PageParams, SeqPageDep, split_page
-from qualityapi.common.schemas import Page, UtcDatetime
+from qualityapi.common.routing import ContractRoute
+from qualityapi.common.schemas import Id, Page, UtcDatetime
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
 from qualityapi.staff import repository, service
@@ -30,7 +30,7 @@ from qualityapi.staff.schemas import (
 from qualityapi.timeline import service as timeline
 from qualityapi.timeline.schemas import TimelineEventRead
 
-router = APIRouter()
+router = APIRouter(route_class=ContractRoute)
 
 
 @router.post(
@@ -59,9 +59,7 @@ async def list_teams(session: SessionDep, _: ViewerDep, page: PageDep) -> Page[T
 
 
 @router.get("/teams/{team_id}", tags=["teams"], responses=problem_responses(404))
-async def get_team(
-    team_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
-) -> TeamRead:
+async def get_team(team_id: Id, session: SessionDep, _: ViewerDep, response: Response) -> TeamRead:
     team = await service.get_team(session, team_id)
     set_etag(response, team.version)
     return TeamRead.model_validate(team)
@@ -69,7 +67,7 @@ async def get_team(
 
 @router.patch("/teams/{team_id}", tags=["teams"], responses=problem_responses(404, 409, 412))
 async def update_team(
-    team_id: uuid.UUID,
+    team_id: Id,
     data: TeamUpdate,
     session: SessionDep,
     principal: SupervisorDep,
@@ -102,7 +100,7 @@ async def list_staff(
     session: SessionDep,
     _: ViewerDep,
     page: PageDep,
-    team_id: Annotated[uuid.UUID | None, Query()] = None,
+    team_id: Annotated[Id | None, Query()] = None,
     active: Annotated[bool | None, Query()] = None,
     retraining_required: Annotated[bool | None, Query()] = None,
 ) -> Page[StaffRead]:
@@ -117,7 +115,7 @@ async def list_staff(
 
 @router.get("/staff/{staff_id}", tags=["staff"], responses=problem_responses(404))
 async def get_staff(
-    staff_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
+    staff_id: Id, session: SessionDep, _: ViewerDep, response: Response
 ) -> StaffRead:
     staff = await service.get_staff(session, staff_id)
     set_etag(response, staff.version)
@@ -126,7 +124,7 @@ async def get_staff(
 
 @router.patch("/staff/{staff_id}", tags=["staff"], responses=problem_responses(404, 412))
 async def update_staff(
-    staff_id: uuid.UUID,
+    staff_id: Id,
     data: StaffUpdate,
     session: SessionDep,
     principal: SupervisorDep,
@@ -147,7 +145,7 @@ async def update_staff(
     responses=problem_responses(404, 409, 412),
 )
 async def clear_staff_retraining(
-    staff_id: uuid.UUID,
+    staff_id: Id,
     data: RetrainingClear,
     session: SessionDep,
     principal: SupervisorDep,
@@ -166,7 +164,7 @@ async def clear_staff_retraining(
 
 @router.get("/staff/{staff_id}/events", tags=["staff"], responses=problem_responses(400, 404))
 async def list_staff_events(
-    staff_id: uuid.UUID, session: SessionDep, _: ViewerDep, page: SeqPageDep
+    staff_id: Id, session: SessionDep, _: ViewerDep, page: SeqPageDep
 ) -> Page[TimelineEventRead]:
     """The staff member's timeline, oldest first: error records, voids, the retraining flag."""
     await service.get_staff(session, staff_id)
@@ -199,7 +197,7 @@ def _read_record(record: ErrorRecord, response: Response | None = None) -> Error
     responses=problem_responses(404, 409),
 )
 async def create_error_record(
-    staff_id: uuid.UUID,
+    staff_id: Id,
     data: ErrorRecordCreate,
     session: SessionDep,
     principal: SupervisorDep,
@@ -235,7 +233,7 @@ def _split_by_occurrence(
     "/staff/{staff_id}/error-records", tags=["staff"], responses=problem_responses(400, 404)
 )
 async def list_error_records(
-    staff_id: uuid.UUID,
+    staff_id: Id,
     session: SessionDep,
     _: ViewerDep,
     page: PageDep,
@@ -266,8 +264,8 @@ async def list_error_records(
     responses=problem_responses(404),
 )
 async def get_error_record(
-    staff_id: uuid.UUID,
-    record_id: uuid.UUID,
+    staff_id: Id,
+    record_id: Id,
     session: SessionDep,
     _: ViewerDep,
     response: Response,
@@ -281,8 +279,8 @@ async def get_error_record(
     responses=problem_responses(404, 409, 412),
 )
 async def void_error_record(
-    staff_id: uuid.UUID,
-    record_id: uuid.UUID,
+    staff_id: Id,
+    record_id: Id,
     data: ErrorRecordVoid,
     session: SessionDep,
     principal: SupervisorDep,

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, model_validator
 
-from qualityapi.common.schemas import InputModel, ReadModel, ShortText, UtcDatetime
+from qualityapi.common.schemas import Id, InputModel, ReadModel, ShortText, UtcDatetime
 from qualityapi.staff.models import ErrorSource
 
 Phone = Field(default=None, max_length=50)
@@ -14,15 +14,15 @@ Phone = Field(default=None, max_length=50)
 class TeamCreate(InputModel):
     name: ShortText
     description: str | None = Field(default=None, max_length=2000)
-    supervisor_id: uuid.UUID | None = None
-    manager_id: uuid.UUID | None = None
+    supervisor_id: Id | None = None
+    manager_id: Id | None = None
 
 
 class TeamUpdate(InputModel):
     name: ShortText | None = None
     description: str | None = Field(default=None, max_length=2000)
-    supervisor_id: uuid.UUID | None = None
-    manager_id: uuid.UUID | None = None
+    supervisor_id: Id | None = None
+    manager_id: Id | None = None
 
 
 class TeamRead(ReadModel):
@@ -41,7 +41,7 @@ class StaffCreate(InputModel):
     email: EmailStr | None = None
     phone: str | None = Phone
     title: str | None = Field(default=None, max_length=200)
-    team_id: uuid.UUID | None = None
+    team_id: Id | None = None
     active: bool = True
 
 
@@ -50,7 +50,7 @@ class StaffUpdate(InputModel):
     email: EmailStr | None = None
     phone: str | None = Phone
     title: str | None = Field(default=None, max_length=200)
-    team_id: uuid.UUID | None = None
+    team_id: Id | None = None
     active: bool | None = None
 
 
@@ -102,8 +102,8 @@ class ErrorRecordCreate(InputModel):
     source_type: SubjectType | None = Field(
         default=None, description="The subject the error is about (with source_id)."
     )
-    source_id: uuid.UUID | None = None
-    recorded_by: uuid.UUID | None = Field(
+    source_id: Id | None = None
+    recorded_by: Id | None = Field(
         default=None, description="The staff member who records it (a supervisor)."
     )
 

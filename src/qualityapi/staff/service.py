@@ -60,14 +60,27 @@ async def get_staff(session: AsyncSession, staff_id: uuid.UUID) -> Staff:
 
 async def ensure_staff_exists(
     session: AsyncSession, staff_id: uuid.UUID | None, field: str
-) -> None:
-    if staff_id is not None and await repository.get_staff(session, staff_id) is None:
+) -> Staff | None:
+    """The staff member (None for no id); 422 naming ``field`` when there is none. Callers
+    may keep it: events show the name without another query."""
+    if staff_id is None:
+        return None
+    staff = await repository.get_staff(session, staff_id)
+    if staff is None:
         raise Unprocessable(f"{field}: staff member {staff_id} does not exist")
+    return staff
 
 
-async def ensure_team_exists(session: AsyncSession, team_id: uuid.UUID | None, field: str) -> None:
-    if team_id is not None and await repository.get_team(session, team_id) is None:
+async def ensure_team_exists(
+    session: AsyncSession, team_id: uuid.UUID | None, field: str
+) -> Team | None:
+    """The team (None for no id); 422 naming ``field`` when there is none."""
+    if team_id is None:
+        return None
+    team = await repository.get_team(session, team_id)
+    if team is None:
         raise Unprocessable(f"{field}: team {team_id} does not exist")
+    return team
 
 
 async def _ensure_unique_name(session: AsyncSession, name: str, own_id: uuid.UUID | None) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualityapi.auth.principal import SYSTEM_PRINCIPAL, Principal
 from qualityapi.common.jsonable import jsonable
 from qualityapi.common.schemas import UtcDatetime
 from qualityapi.events import repository as events
@@ -28,11 +29,19 @@ class SurveyCustomerData(BaseModel):
     email: str | None
 
 
+class SurveyActor(BaseModel):
+    id: uuid.UUID | None = Field(description="The API key's id; null for the customer's link.")
+    name: str = Field(description="The key's name, or `customer` for the answer page.")
+    role: str
+
+
 class SurveyCompletedData(BaseModel):
     """``data`` of ``survey.completed`` (every answer, by phone or through the link)."""
 
     survey_id: uuid.UUID
     survey_number: str = Field(examples=["SV-2026-000123"])
+    survey_version: int = Field(description="The callback's version after the answer (ETag).")
+    actor: SurveyActor = Field(description="Who recorded the answer.")
     work_order_id: uuid.UUID | None
     work_order_number: str | None
     template_id: uuid.UUID
@@ -64,10 +73,18 @@ def comment_of(template: SurveyTemplate, comments: dict[str, Any]) -> str | None
     return "\n".join(lines) or None
 
 
-def _data(survey: Survey, response: SurveyResponse, template: SurveyTemplate) -> dict[str, Any]:
+def _data(
+    survey: Survey, response: SurveyResponse, template: SurveyTemplate, actor: Principal
+) -> dict[str, Any]:
     return {
         "survey_id": str(survey.id),
         "survey_number": survey.number,
+        "survey_version": survey.version,
+        "actor": {
+            "id": None if actor.key_id is None else str(actor.key_id),
+            "name": actor.name,
+            "role": actor.role.value,
+        },
         "work_order_id": jsonable(survey.work_order_id),
         "work_order_number": survey.work_order_number,
         "template_id": str(template.id),
@@ -90,10 +107,12 @@ async def answered(
     response: SurveyResponse,
     template: SurveyTemplate,
     at: datetime,
+    *,
+    actor: Principal = SYSTEM_PRINCIPAL,
 ) -> None:
     """``survey.completed``, then ``survey.dissatisfied`` when it is (complaints react to
     that one in this same transaction)."""
-    data = _data(survey, response, template)
+    data = _data(survey, response, template, actor)
     key = f"{SUBJECT}:{survey.id}"
     rows = [events.row(type=COMPLETED, subject_key=key, data=data, at=at)]
     if response.dissatisfied:

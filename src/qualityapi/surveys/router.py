@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -12,7 +11,8 @@ from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_eta
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.idempotency import IdempotencyDep
 from qualityapi.common.pagination import PageDep, SeqPageDep, split_page
-from qualityapi.common.schemas import Page, UtcDatetime
+from qualityapi.common.routing import ContractRoute
+from qualityapi.common.schemas import Id, Page, UtcDatetime
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import Unprocessable, problem_responses
 from qualityapi.sla import engine as sla_engine
@@ -39,8 +39,10 @@ from qualityapi.surveys.stats import stats
 from qualityapi.timeline import service as timeline
 from qualityapi.timeline.schemas import TimelineEventRead
 
-router = APIRouter(prefix="/surveys", tags=["surveys"])
-templates_router = APIRouter(prefix="/survey-templates", tags=["survey-templates"])
+router = APIRouter(prefix="/surveys", tags=["surveys"], route_class=ContractRoute)
+templates_router = APIRouter(
+    prefix="/survey-templates", tags=["survey-templates"], route_class=ContractRoute
+)
 
 
 # --- surveys -----------------------------------------------------------------------------
@@ -54,8 +56,8 @@ async def list_surveys(
     clock: ClockDep,
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
     warning_level: Annotated[list[WarningLevel] | None, Query()] = None,
-    work_order_id: Annotated[uuid.UUID | None, Query()] = None,
-    assignee_id: Annotated[uuid.UUID | None, Query()] = None,
+    work_order_id: Annotated[Id | None, Query()] = None,
+    assignee_id: Annotated[Id | None, Query()] = None,
     dissatisfied: Annotated[bool | None, Query()] = None,
     created_from: Annotated[UtcDatetime | None, Query()] = None,
     created_to: Annotated[UtcDatetime | None, Query()] = None,
@@ -90,7 +92,7 @@ async def get_survey_stats(
 
 @router.get("/{survey_id}", responses=problem_responses(404))
 async def get_survey(
-    survey_id: uuid.UUID, session: SessionDep, _: ViewerDep, clock: ClockDep, response: Response
+    survey_id: Id, session: SessionDep, _: ViewerDep, clock: ClockDep, response: Response
 ) -> SurveyRead:
     survey = await service.get(session, survey_id)
     set_etag(response, survey.version)
@@ -99,7 +101,7 @@ async def get_survey(
 
 @router.patch("/{survey_id}", responses=problem_responses(404, 409, 412))
 async def update_survey(
-    survey_id: uuid.UUID,
+    survey_id: Id,
     data: SurveyUpdate,
     session: SessionDep,
     principal: AgentDep,
@@ -117,7 +119,7 @@ async def update_survey(
 
 @router.get("/{survey_id}/events", responses=problem_responses(400, 404))
 async def list_survey_events(
-    survey_id: uuid.UUID, session: SessionDep, _: ViewerDep, page: SeqPageDep
+    survey_id: Id, session: SessionDep, _: ViewerDep, page: SeqPageDep
 ) -> Page[TimelineEventRead]:
     """The full timeline, oldest first: issued, attempts, link, answers, warnings."""
     await service.get(session, survey_id)
@@ -128,7 +130,7 @@ async def list_survey_events(
 
 @router.get("/{survey_id}/sla", responses=problem_responses(404))
 async def get_survey_sla(
-    survey_id: uuid.UUID, session: SessionDep, _: ViewerDep, clock: ClockDep
+    survey_id: Id, session: SessionDep, _: ViewerDep, clock: ClockDep
 ) -> SubjectSlaRead:
     """The callback's clock: due 24 h after the resolution by default."""
     await service.get(session, survey_id)
@@ -142,7 +144,7 @@ async def get_survey_sla(
     responses=problem_responses(404, 409, 412),
 )
 async def add_survey_attempt(
-    survey_id: uuid.UUID,
+    survey_id: Id,
     data: AttemptCreate,
     session: SessionDep,
     principal: AgentDep,
@@ -172,7 +174,7 @@ async def add_survey_attempt(
     responses=problem_responses(404, 409, 412),
 )
 async def add_survey_response(
-    survey_id: uuid.UUID,
+    survey_id: Id,
     data: ResponseCreate,
     session: SessionDep,
     principal: AgentDep,
@@ -217,7 +219,7 @@ async def add_survey_response(
     responses=problem_responses(404, 409),
 )
 async def create_survey_link(
-    survey_id: uuid.UUID,
+    survey_id: Id,
     request: Request,
     session: SessionDep,
     principal: AgentDep,
@@ -247,7 +249,7 @@ async def list_survey_templates(
     _: ViewerDep,
     page: PageDep,
     include_superseded: Annotated[bool, Query()] = False,
-    family_id: Annotated[uuid.UUID | None, Query()] = None,
+    family_id: Annotated[Id | None, Query()] = None,
 ) -> Page[SurveyTemplateRead]:
     """Newest first; current versions only unless `include_superseded`."""
     found = await repository.list_templates(
@@ -282,7 +284,7 @@ async def create_survey_template(
 
 @templates_router.get("/{template_id}", responses=problem_responses(404))
 async def get_survey_template(
-    template_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
+    template_id: Id, session: SessionDep, _: ViewerDep, response: Response
 ) -> SurveyTemplateRead:
     template = await templates.get(session, template_id)
     set_etag(response, template.version)
@@ -299,7 +301,7 @@ _SAVE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _save(
-    template_id: uuid.UUID,
+    template_id: Id,
     data: SurveyTemplateCreate | SurveyTemplateUpdate,
     *,
     put: bool,
@@ -322,7 +324,7 @@ async def _save(
 
 @templates_router.put("/{template_id}", responses=_SAVE_RESPONSES)
 async def replace_survey_template(
-    template_id: uuid.UUID,
+    template_id: Id,
     data: SurveyTemplateCreate,
     session: SessionDep,
     principal: SupervisorDep,
@@ -346,7 +348,7 @@ async def replace_survey_template(
 
 @templates_router.patch("/{template_id}", responses=_SAVE_RESPONSES)
 async def update_survey_template(
-    template_id: uuid.UUID,
+    template_id: Id,
     data: SurveyTemplateUpdate,
     session: SessionDep,
     principal: SupervisorDep,

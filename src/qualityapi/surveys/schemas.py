@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from qualityapi.common.kpi import KpiDefinition
-from qualityapi.common.schemas import InputModel, ReadModel, ShortText, UtcDatetime
+from qualityapi.common.schemas import Id, InputModel, ReadModel, ShortText, UtcDatetime
 from qualityapi.sla.schemas import ClockSummary
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.surveys.states import Action, Channel, Outcome, Status
@@ -230,7 +230,7 @@ class LinkCreated(ReadModel):
 
 
 class SurveyUpdate(InputModel):
-    assignee_id: uuid.UUID | None = Field(
+    assignee_id: Id | None = Field(
         default=None, description="Who makes the call (notified by the callback's clock)."
     )
 

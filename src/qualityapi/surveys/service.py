@@ -319,7 +319,7 @@ async def respond(
     # Before the events: a reaction (the reopen below, a complaint) must see it answered,
     # and the unique key on the survey refuses a second answer here.
     await session.flush()
-    await events.answered(session, survey, response, template, now)
+    await events.answered(session, survey, response, template, now, actor=actor)
     if "not_solved" in why and rules.reopen_when_not_solved and survey.work_order_id:
         await _reopen(session, survey, now)
     return response

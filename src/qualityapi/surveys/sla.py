@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.db.base import table_of
-from qualityapi.sla.subjects import EVERY, Contact, Description, LevelStore, SubjectFacts
+from qualityapi.sla.events import with_contacts
+from qualityapi.sla.subjects import (
+    EVERY,
+    Contact,
+    Description,
+    LevelStore,
+    SubjectFacts,
+)
 from qualityapi.sla.vocabulary import Op
 from qualityapi.surveys import repository
 from qualityapi.surveys.models import Survey
@@ -52,10 +59,11 @@ class SurveyCallbackSubject:
     async def describe_many(
         self, session: AsyncSession, ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, Description]:
-        return {
+        described = {
             row.id: Description(number=row.number, title=row.title, people=_people(row))
             for row in await repository.people_of(session, ids)
         }
+        return await with_contacts(session, described)
 
     async def facts_many(
         self, session: AsyncSession, ids: Iterable[uuid.UUID]

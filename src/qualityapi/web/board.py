@@ -221,6 +221,8 @@ class DocsContentPolicy:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers["Content-Security-Policy"] = DOCS_POLICY
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
             await send(message)
 
         await self.app(scope, receive, send_with_policy)

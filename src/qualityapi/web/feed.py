@@ -95,7 +95,9 @@ class BoardFeed:
         changed.set()
 
     async def _poll(self) -> None:
-        # Runs while someone listens; the next subscriber starts it again.
+        # Runs while someone listens; the next subscriber starts it again. Started from a
+        # request's context (a copy): its lines must not carry that request's id.
+        structlog.contextvars.clear_contextvars()
         while self._clients > 0 and not self.closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), self._interval)

@@ -49,6 +49,12 @@ EVENT_TYPES: dict[str, EventType] = {
     wo_events.STATUS_CHANGED: EventType("A work order's status changed.", _WO),
     wo_events.RESOLVED: EventType("A work order was resolved.", _WO),
     wo_events.CLOSED: EventType("A work order was closed.", _WO),
+    wo_events.UPDATED: EventType(
+        "A work order was edited (PATCH): `changes` has each field's old and new value; "
+        "`deadlines` the new deadlines when the edit re-planned the clocks.",
+        _WO,
+    ),
+    wo_events.ARRIVED: EventType("The engineer arrived on site.", _WO),
     sla_events.WARNING: EventType("A clock turned yellow: the deadline is near.", _SLA),
     sla_events.BREACHED_EVENT: EventType("A clock turned red: the deadline passed.", _SLA),
     sla_events.ESCALATED: EventType("A breached clock reached the next escalation level.", _SLA),

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -62,6 +63,9 @@ class _Result:
     claimed: Claimed
     outcome: Outcome
     at: datetime
+    # The receiver's host, for the log line of a failed attempt (never the path or query:
+    # receivers put tokens there).
+    host: str | None = None
 
 
 def disable(endpoint: WebhookEndpoint, reason: str, now: datetime) -> dict[str, Any]:
@@ -332,7 +336,9 @@ class Dispatcher:
             log.exception("webhook_send_crashed", delivery_id=claimed.delivery_id)
             outcome = Outcome(False, None, 0.0, "internal_error", type(exc).__name__)
         _drop(self._sending, claimed.endpoint_id)
-        self._results.append(_Result(claimed, outcome, self._clock.now()))
+        # The host only for the failure's log line: a success pays nothing for it.
+        host = None if outcome.succeeded else urlsplit(endpoint.url).hostname
+        self._results.append(_Result(claimed, outcome, self._clock.now(), host))
         self._recorded.set()
         if not self._stopping:
             self._pump()
@@ -417,11 +423,14 @@ class Dispatcher:
                 log.warning(
                     "webhook_attempt_failed",
                     endpoint_id=str(c.endpoint_id),
+                    delivery_id=c.delivery_id,
                     message_id=c.message_id,
                     type=c.type,
                     attempt=tried,
+                    host=r.host,
                     status_code=o.status_code,
                     error_class=o.error_class,
+                    error=o.error,
                     next_attempt_at=jsonable(next_at),
                 )
         now = self._clock.now()

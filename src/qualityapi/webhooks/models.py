@@ -70,6 +70,14 @@ class WebhookDelivery(Base):
             sqlite_where=text("status = 'pending'"),
         ),
         Index("ix_webhook_deliveries_message", "message_pk"),
+        # /metrics: the oldest undelivered message per endpoint, one probe each (issue 11).
+        Index(
+            "ix_webhook_deliveries_pending_age",
+            "endpoint_id",
+            "message_pk",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)

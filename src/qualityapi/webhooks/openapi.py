@@ -29,7 +29,88 @@ def _envelope(name: str, data: type[BaseModel]) -> type[BaseModel]:
     return create_model(title, **fields)
 
 
+_CUSTOMER = {"name": "Wang Fang", "phone": "+86 138 0000 0000", "address": "3 Lake Road"}
+_KEY = {"id": "0f8e3c52-4d7a-4f7e-9f55-0c1d2e3f4a5b", "name": "helpdesk", "role": "agent"}
+_DUE = [
+    {
+        "target": "response",
+        "state": "running",
+        "due_at": "2026-11-02T05:00:00Z",
+        "warn_at": "2026-11-02T04:12:00Z",
+    }
+]
+# A real created payload (what the service sends for a new unassigned order).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "work_order.created": {
+        "type": "work_order.created",
+        "timestamp": "2026-11-02T01:00:00Z",
+        "data": {
+            "work_order": {
+                "id": "5b0f9a52-1c63-4d8e-8f0e-2b9c6d1e7a41",
+                "number": "WO-2026-000123",
+                "title": "Air conditioner leaking",
+                "description": None,
+                "category": "hvac",
+                "priority": "normal",
+                "status": "open",
+                "customer": _CUSTOMER,
+                "location": "Building 3, room 402",
+                "reported_at": "2026-11-02T01:00:00Z",
+                "appointment_start": None,
+                "appointment_end": None,
+                "assignee_id": None,
+                "assignee": None,
+                "team_id": None,
+                "team": None,
+                "warning_level": "blue",
+                "sla": _DUE,
+                "responded_at": None,
+                "arrived_at": None,
+                "resolved_at": None,
+                "closed_at": None,
+                "cancelled_at": None,
+                "resolution": None,
+                "version": 1,
+                "created_at": "2026-11-02T01:00:00Z",
+                "updated_at": "2026-11-02T01:00:00Z",
+            },
+            "action": None,
+            "previous_status": None,
+            "actor": _KEY,
+            "reason": None,
+            "note": None,
+            "changes": {"status": {"old": None, "new": "open"}},
+            "deadlines": None,
+        },
+    }
+}
+
+
+def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents every operation with a body as able to answer 422; a webhook is
+    the receiver's operation, so that is noise: dropped, the 2xx described, and the
+    examples added."""
+    for name, item in schema.get("webhooks", {}).items():
+        operation = item.get("post", {})
+        responses = operation.get("responses", {})
+        responses.pop("422", None)
+        if "200" in responses:
+            responses["200"]["description"] = "Any 2xx acknowledges the delivery"
+        example = EXAMPLES.get(name)
+        if example is not None:
+            content = operation.get("requestBody", {}).get("content", {})
+            content.get("application/json", {})["example"] = example
+    return schema
+
+
 def document_webhooks(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return _tidy(build())
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     published: dict[str, EventType] = {
         name: t for name, t in EVENT_TYPES.items() if t.data is not None
     }

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Annotated
 
@@ -9,12 +8,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from qualityapi.auth.dependencies import AdminDep, ViewerDep
 from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_etag
 from qualityapi.common.dependencies import ClockDep
-from qualityapi.common.pagination import PageDep, SeqPageDep, split_page
-from qualityapi.common.schemas import Page
+from qualityapi.common.pagination import KeyPageDep, PageDep, SeqPageDep, split_page
+from qualityapi.common.routing import ContractRoute
+from qualityapi.common.schemas import Id, Page
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
 from qualityapi.webhooks import repository, service
-from qualityapi.webhooks.catalogue import EVENT_TYPES
+from qualityapi.webhooks.catalogue import EVENT_TYPES, PING
 from qualityapi.webhooks.models import DeliveryStatus
 from qualityapi.webhooks.schemas import (
     AttemptRead,
@@ -32,8 +32,8 @@ from qualityapi.webhooks.schemas import (
 )
 from qualityapi.webhooks.sender import Sender
 
-router = APIRouter(prefix="/webhook-endpoints", tags=["webhooks"])
-types_router = APIRouter(tags=["webhooks"])
+router = APIRouter(prefix="/webhook-endpoints", tags=["webhooks"], route_class=ContractRoute)
+types_router = APIRouter(tags=["webhooks"], route_class=ContractRoute)
 
 
 def _sender(request: Request) -> Sender:
@@ -43,15 +43,22 @@ def _sender(request: Request) -> Sender:
 
 SenderDep = Annotated[Sender, Depends(_sender)]
 _MESSAGE_ID = Annotated[str, Query(max_length=64)]
+_PING_SUMMARY = (
+    "A test ping, sent only on request (POST /v1/webhook-endpoints/{id}/ping) whatever the "
+    "endpoint's event_types."
+)
 
 
 @types_router.get("/webhook-event-types")
-async def list_webhook_event_types(_: ViewerDep) -> list[EventTypeRead]:
+async def list_webhook_event_types(_: ViewerDep, page: KeyPageDep) -> Page[EventTypeRead]:
     """Every event type an endpoint can subscribe to; payloads are in the `webhooks` section."""
-    return [
+    every = [
         EventTypeRead(type=name, summary=t.summary, emitted=t.data is not None)
         for name, t in EVENT_TYPES.items()
     ]
+    every.append(EventTypeRead(type=PING, summary=_PING_SUMMARY, emitted=True))
+    items, cursor = page.of_sequence(every, lambda t: (t.type,))
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409))
@@ -88,7 +95,7 @@ async def list_webhook_endpoints(
 
 @router.get("/{endpoint_id}", responses=problem_responses(404))
 async def get_webhook_endpoint(
-    endpoint_id: uuid.UUID, session: SessionDep, _: AdminDep, response: Response
+    endpoint_id: Id, session: SessionDep, _: AdminDep, response: Response
 ) -> WebhookEndpointRead:
     endpoint = await service.get(session, endpoint_id)
     set_etag(response, endpoint.version)
@@ -97,7 +104,7 @@ async def get_webhook_endpoint(
 
 @router.patch("/{endpoint_id}", responses=problem_responses(404, 409, 412))
 async def update_webhook_endpoint(
-    endpoint_id: uuid.UUID,
+    endpoint_id: Id,
     data: WebhookEndpointUpdate,
     session: SessionDep,
     principal: AdminDep,
@@ -125,7 +132,7 @@ async def update_webhook_endpoint(
     responses=problem_responses(404, 412),
 )
 async def delete_webhook_endpoint(
-    endpoint_id: uuid.UUID,
+    endpoint_id: Id,
     session: SessionDep,
     principal: AdminDep,
     clock: ClockDep,
@@ -139,7 +146,7 @@ async def delete_webhook_endpoint(
 
 @router.post("/{endpoint_id}/rotate-secret", responses=problem_responses(404))
 async def rotate_webhook_secret(
-    endpoint_id: uuid.UUID,
+    endpoint_id: Id,
     data: SecretRotate,
     session: SessionDep,
     principal: AdminDep,
@@ -162,7 +169,7 @@ async def rotate_webhook_secret(
 
 @router.post("/{endpoint_id}/ping", responses=problem_responses(404))
 async def ping_webhook_endpoint(
-    endpoint_id: uuid.UUID, session: SessionDep, _: AdminDep, clock: ClockDep, sender: SenderDep
+    endpoint_id: Id, session: SessionDep, _: AdminDep, clock: ClockDep, sender: SenderDep
 ) -> PingResult:
     """Send a signed `webhook.ping` now (even to a disabled endpoint) and say how it went.
     The attempt is in the endpoint's log."""
@@ -172,7 +179,7 @@ async def ping_webhook_endpoint(
 
 @router.get("/{endpoint_id}/deliveries", responses=problem_responses(404))
 async def list_webhook_deliveries(
-    endpoint_id: uuid.UUID,
+    endpoint_id: Id,
     session: SessionDep,
     _: AdminDep,
     page: SeqPageDep,
@@ -190,7 +197,7 @@ async def list_webhook_deliveries(
 
 @router.get("/{endpoint_id}/attempts", responses=problem_responses(404))
 async def list_webhook_attempts(
-    endpoint_id: uuid.UUID,
+    endpoint_id: Id,
     session: SessionDep,
     _: AdminDep,
     page: SeqPageDep,
@@ -217,7 +224,7 @@ async def list_webhook_attempts(
     responses=problem_responses(404),
 )
 async def resend_webhook_message(
-    endpoint_id: uuid.UUID,
+    endpoint_id: Id,
     message_id: Annotated[str, Path(max_length=64)],
     session: SessionDep,
     _: AdminDep,
@@ -233,7 +240,7 @@ async def resend_webhook_message(
     "/{endpoint_id}/replay", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(404)
 )
 async def replay_webhook_messages(
-    endpoint_id: uuid.UUID, data: Replay, session: SessionDep, _: AdminDep, clock: ClockDep
+    endpoint_id: Id, data: Replay, session: SessionDep, _: AdminDep, clock: ClockDep
 ) -> ReplayResult:
     """Deliver again every message since a time (of the endpoint's event types, or those
     given), each with its original `webhook-id`, in order per subject. Messages written

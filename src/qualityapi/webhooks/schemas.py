@@ -6,19 +6,24 @@ from datetime import timedelta
 from pydantic import AliasChoices, Field, field_validator
 
 from qualityapi.common.schemas import InputModel, ReadModel, UtcDatetime
-from qualityapi.webhooks.catalogue import EVENT_TYPES
+from qualityapi.webhooks.catalogue import EVENT_TYPES, PING
 from qualityapi.webhooks.models import DeliveryStatus
 
 _URL = Field(max_length=2000, examples=["https://helpdesk.example.com/hooks/qualityapi"])
 _TYPES_DOC = "Event types to receive; empty: all of them. See the `webhooks` section."
 
 
+# Every type the document's `webhooks` section lists (api.md names webhook.ping among the
+# event types). A ping is sent only on request (POST .../ping), whatever ``event_types``.
+SUBSCRIBABLE = frozenset(EVENT_TYPES) | {PING}
+
+
 def _known_types(value: list[str] | None) -> list[str] | None:
     if value is None:
         return None
-    unknown = sorted(set(value) - set(EVENT_TYPES))
+    unknown = sorted(set(value) - SUBSCRIBABLE)
     if unknown:
-        raise ValueError(f"unknown event types {unknown}; known: {sorted(EVENT_TYPES)}")
+        raise ValueError(f"unknown event types {unknown}; known: {sorted(SUBSCRIBABLE)}")
     return sorted(set(value))
 
 

@@ -57,7 +57,12 @@ async def _check_url(sender: Sender, url: str) -> None:
     try:
         await sender.check_url(url)
     except ssrf.UrlRefused as exc:
-        raise Unprocessable(str(exc)) from exc
+        # errors[] as for any invalid field: a form can show the reason beside the URL.
+        reason = str(exc)
+        raise Unprocessable(
+            reason,
+            extra={"errors": [{"loc": ["body", "url"], "msg": reason, "type": "url_refused"}]},
+        ) from exc
 
 
 async def get(session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint:
@@ -88,7 +93,7 @@ async def create(
     )
     session.add(endpoint)
     await session.flush()
-    _audit(session, "create", endpoint.id, None, _snapshot(endpoint), actor, at)
+    _audit(session, "webhook_endpoint.created", endpoint.id, None, _snapshot(endpoint), actor, at)
     return endpoint
 
 
@@ -119,7 +124,7 @@ async def update(
         MESSAGE_WRITTEN.after_commit(session)
     endpoint.updated_at = at
     await session.flush()
-    _audit(session, "update", endpoint.id, before, _snapshot(endpoint), actor, at)
+    _audit(session, "webhook_endpoint.updated", endpoint.id, before, _snapshot(endpoint), actor, at)
     return endpoint
 
 
@@ -129,7 +134,7 @@ async def delete(
     before = _snapshot(endpoint)
     await session.delete(endpoint)
     await session.flush()
-    _audit(session, "delete", before["id"], before, None, actor, at)
+    _audit(session, "webhook_endpoint.deleted", before["id"], before, None, actor, at)
 
 
 async def rotate_secret(
@@ -153,7 +158,7 @@ async def rotate_secret(
     expires = jsonable(endpoint.previous_secret_expires_at)
     _audit(
         session,
-        "rotate_secret",
+        "webhook_endpoint.secret_rotated",
         endpoint.id,
         None,
         {"previous_secret_expires_at": expires},

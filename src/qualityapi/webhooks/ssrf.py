@@ -61,23 +61,37 @@ def networks(cidrs: Sequence[str]) -> tuple[IpNetwork, ...]:
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
-def refusal(ip: IpAddress, allowed: Sequence[IpNetwork]) -> str | None:
-    """Why ``ip`` may not be reached, or None if it may."""
+def refused_kind(ip: IpAddress, allowed: Sequence[IpNetwork]) -> str | None:
+    """What kind of address ``ip`` is ("a loopback address") if it may not be reached."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if any(ip in net for net in METADATA):
-        return f"{ip} is a cloud metadata address"
+        return "a cloud metadata address"
     if any(ip.version == net.version and ip in net for net in allowed):
         return None
     if ip.is_multicast:
-        return f"{ip} is a multicast address"
+        return "a multicast address"
     if ip.is_loopback:
-        return f"{ip} is a loopback address"
+        return "a loopback address"
     if ip.is_link_local:
-        return f"{ip} is a link-local address"
+        return "a link-local address"
     if ip.is_private or not ip.is_global:
-        return f"{ip} is a private or reserved address"
+        return "a private or reserved address"
     return None
+
+
+def refusal(ip: IpAddress, allowed: Sequence[IpNetwork]) -> str | None:
+    """Why ``ip`` may not be reached ("127.0.0.1 is a loopback address"), or None."""
+    kind = refused_kind(ip, allowed)
+    return None if kind is None else f"{ip} is {kind}"
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class Resolver:
@@ -119,11 +133,14 @@ async def check(url: str, resolver: Resolver, allowed: Sequence[IpNetwork]) -> T
     if not addresses:
         raise UrlRefused(f"url: host {host!r} has no address")
     for ip in addresses:
-        why = refusal(ip, allowed)
-        if why is not None:
+        kind = refused_kind(ip, allowed)
+        if kind is not None:
+            named = not _is_literal(host)
+            where = f"host {host} resolves to {ip}, which is" if named else f"host {host} is"
             raise UrlRefused(
-                f"url: {host} resolves to {why}; "
-                "QUALITYAPI_WEBHOOK_ALLOWED_NETWORKS can allow a private network"
+                f"the URL's {where} {kind}; webhook receivers must be publicly routable "
+                "(an operator can allow a private network with "
+                "QUALITYAPI_WEBHOOK_ALLOWED_NETWORKS)"
             )
     ip = addresses[0]
     literal = f"[{ip}]" if ip.version == 6 else str(ip)

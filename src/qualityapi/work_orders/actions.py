@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.auth.principal import Principal
 from qualityapi.common.actions import add_action_routes
 from qualityapi.common.concurrency import check_if_match
+from qualityapi.common.routing import ContractRoute
 from qualityapi.work_orders import service
 from qualityapi.work_orders.router import read
 from qualityapi.work_orders.schemas import (
@@ -21,7 +22,7 @@ from qualityapi.work_orders.schemas import (
 )
 from qualityapi.work_orders.states import Action
 
-router = APIRouter(tags=["work-order-actions"])
+router = APIRouter(tags=["work-order-actions"], route_class=ContractRoute)
 
 # action -> (body model, body required?, summary)
 _ACTIONS: dict[Action, tuple[type[Any], bool, str]] = {

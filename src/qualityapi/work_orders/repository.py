@@ -15,7 +15,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from qualityapi.common.pagination import PageParams, paginate_newest_first
+from qualityapi.common.pagination import (
+    KeyPageParams,
+    PageParams,
+    paginate_by_key,
+    paginate_newest_first,
+)
 from qualityapi.db.base import table_of
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.staff.models import Team
@@ -179,8 +184,17 @@ async def latest_template(session: AsyncSession, name: str) -> ChecklistTemplate
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_templates(session: AsyncSession) -> Sequence[ChecklistTemplate]:
-    stmt = select(ChecklistTemplate).order_by(ChecklistTemplate.name, ChecklistTemplate.version)
+TEMPLATE_ORDER = ((ChecklistTemplate.name, False), (ChecklistTemplate.version, False))
+
+
+async def list_templates(
+    session: AsyncSession, page: KeyPageParams | None = None
+) -> Sequence[ChecklistTemplate]:
+    stmt = select(ChecklistTemplate)
+    if page is None:
+        stmt = stmt.order_by(*(c.asc() for c, _ in TEMPLATE_ORDER))
+    else:
+        stmt = paginate_by_key(stmt, page, TEMPLATE_ORDER)
     return (await session.execute(stmt)).scalars().all()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -11,8 +10,9 @@ from qualityapi.auth.dependencies import AgentDep, SupervisorDep, ViewerDep
 from qualityapi.common.concurrency import IfMatchHeader, check_if_match, set_etag
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.idempotency import IdempotencyDep
-from qualityapi.common.pagination import PageDep, SeqPageDep, split_page
-from qualityapi.common.schemas import Page, UtcDatetime
+from qualityapi.common.pagination import KeyPageDep, PageDep, SeqPageDep, split_page
+from qualityapi.common.routing import ContractRoute
+from qualityapi.common.schemas import Id, Page, UtcDatetime
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
 from qualityapi.sla import engine as sla_engine
@@ -36,8 +36,10 @@ from qualityapi.work_orders.schemas import (
 from qualityapi.work_orders.sla import ADAPTER
 from qualityapi.work_orders.states import Status
 
-router = APIRouter(tags=["work-orders"])
-templates_router = APIRouter(prefix="/checklist-templates", tags=["checklist-templates"])
+router = APIRouter(tags=["work-orders"], route_class=ContractRoute)
+templates_router = APIRouter(
+    prefix="/checklist-templates", tags=["checklist-templates"], route_class=ContractRoute
+)
 
 
 def read(wo: WorkOrder, response: Response | None = None) -> WorkOrderRead:
@@ -79,8 +81,8 @@ async def list_work_orders(
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
     priority: Annotated[list[Priority] | None, Query()] = None,
     warning_level: Annotated[list[WarningLevel] | None, Query()] = None,
-    assignee_id: Annotated[uuid.UUID | None, Query()] = None,
-    team_id: Annotated[uuid.UUID | None, Query()] = None,
+    assignee_id: Annotated[Id | None, Query()] = None,
+    team_id: Annotated[Id | None, Query()] = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
     created_from: Annotated[UtcDatetime | None, Query()] = None,
     created_to: Annotated[UtcDatetime | None, Query()] = None,
@@ -102,7 +104,7 @@ async def list_work_orders(
 
 @router.get("/work-orders/{work_order_id}", responses=problem_responses(404))
 async def get_work_order(
-    work_order_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
+    work_order_id: Id, session: SessionDep, _: ViewerDep, response: Response
 ) -> WorkOrderRead:
     values = await service.get_values(session, work_order_id)
     set_etag(response, values["version"])
@@ -111,7 +113,7 @@ async def get_work_order(
 
 @router.patch("/work-orders/{work_order_id}", responses=problem_responses(404, 409, 412))
 async def update_work_order(
-    work_order_id: uuid.UUID,
+    work_order_id: Id,
     data: WorkOrderUpdate,
     session: SessionDep,
     principal: AgentDep,
@@ -127,7 +129,7 @@ async def update_work_order(
 
 @router.get("/work-orders/{work_order_id}/sla", responses=problem_responses(404))
 async def get_work_order_sla(
-    work_order_id: uuid.UUID, session: SessionDep, _: ViewerDep, clock: ClockDep
+    work_order_id: Id, session: SessionDep, _: ViewerDep, clock: ClockDep
 ) -> SubjectSlaRead:
     """Every SLA clock of the order: deadlines, time used and left, pauses, escalation."""
     await service.get_values(session, work_order_id)
@@ -136,7 +138,7 @@ async def get_work_order_sla(
 
 @router.get("/work-orders/{work_order_id}/events", responses=problem_responses(400, 404))
 async def list_work_order_events(
-    work_order_id: uuid.UUID, session: SessionDep, _: ViewerDep, page: SeqPageDep
+    work_order_id: Id, session: SessionDep, _: ViewerDep, page: SeqPageDep
 ) -> Page[TimelineEventRead]:
     """The full timeline, oldest first: who did what, when, old → new."""
     await service.get(session, work_order_id)
@@ -147,7 +149,7 @@ async def list_work_order_events(
 
 @router.get("/work-orders/{work_order_id}/logs", responses=problem_responses(400, 404))
 async def list_work_order_logs(
-    work_order_id: uuid.UUID, session: SessionDep, _: ViewerDep, page: SeqPageDep
+    work_order_id: Id, session: SessionDep, _: ViewerDep, page: SeqPageDep
 ) -> Page[WorkOrderLogRead]:
     await service.get(session, work_order_id)
     found = await repository.list_logs(
@@ -164,7 +166,7 @@ async def list_work_order_logs(
     responses=problem_responses(404, 409),
 )
 async def add_work_order_log(
-    work_order_id: uuid.UUID,
+    work_order_id: Id,
     data: WorkOrderLogCreate,
     session: SessionDep,
     principal: AgentDep,
@@ -183,7 +185,7 @@ async def add_work_order_log(
 
 @router.get("/work-orders/{work_order_id}/checklist", responses=problem_responses(404))
 async def get_work_order_checklist(
-    work_order_id: uuid.UUID, session: SessionDep, _: ViewerDep, response: Response
+    work_order_id: Id, session: SessionDep, _: ViewerDep, response: Response
 ) -> ChecklistRead:
     wo = await service.get(session, work_order_id)
     checklist = await fieldwork.get_checklist(session, wo)
@@ -193,7 +195,7 @@ async def get_work_order_checklist(
 
 @router.put("/work-orders/{work_order_id}/checklist", responses=problem_responses(404, 409, 412))
 async def put_work_order_checklist(
-    work_order_id: uuid.UUID,
+    work_order_id: Id,
     data: ChecklistUpdate,
     session: SessionDep,
     principal: AgentDep,
@@ -212,11 +214,13 @@ async def put_work_order_checklist(
 
 @templates_router.get("")
 async def list_checklist_templates(
-    session: SessionDep, _: ViewerDep
-) -> list[ChecklistTemplateRead]:
-    """Every version of every template, oldest first."""
-    rows = await repository.list_templates(session)
-    return [ChecklistTemplateRead.model_validate(t) for t in rows]
+    session: SessionDep, _: ViewerDep, page: KeyPageDep
+) -> Page[ChecklistTemplateRead]:
+    """Every version of every template, by name, then version."""
+    rows, cursor = page.split(
+        await repository.list_templates(session, page), lambda t: (t.name, t.version)
+    )
+    return Page(items=[ChecklistTemplateRead.model_validate(t) for t in rows], next_cursor=cursor)
 
 
 @templates_router.post("", status_code=status.HTTP_201_CREATED)
@@ -230,6 +234,6 @@ async def create_checklist_template(
 
 @templates_router.get("/{template_id}", responses=problem_responses(404))
 async def get_checklist_template(
-    template_id: uuid.UUID, session: SessionDep, _: ViewerDep
+    template_id: Id, session: SessionDep, _: ViewerDep
 ) -> ChecklistTemplateRead:
     return ChecklistTemplateRead.model_validate(await fieldwork.get_template(session, template_id))

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import EmailStr, Field, model_validator
 
-from qualityapi.common.schemas import InputModel, LongText, ReadModel, ShortText, UtcDatetime
+from qualityapi.common.schemas import Id, InputModel, LongText, ReadModel, ShortText, UtcDatetime
 from qualityapi.sla.schemas import ClockSummary
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.work_orders.models import Priority
@@ -37,10 +37,10 @@ class WorkOrderCreate(InputModel):
     )
     appointment_start: UtcDatetime | None = None
     appointment_end: UtcDatetime | None = None
-    assignee_id: uuid.UUID | None = Field(
+    assignee_id: Id | None = Field(
         default=None, description="Assign at once: the order starts in status 'assigned'."
     )
-    team_id: uuid.UUID | None = None
+    team_id: Id | None = None
 
     @model_validator(mode="after")
     def _window(self) -> WorkOrderCreate:
@@ -110,8 +110,8 @@ class ActionNote(InputModel):
 
 
 class AssignAction(ActionNote):
-    assignee_id: uuid.UUID
-    team_id: uuid.UUID | None = None
+    assignee_id: Id
+    team_id: Id | None = None
 
 
 class ReasonAction(InputModel):

@@ -67,8 +67,11 @@ async def create(
     """Inserts the order and its first timeline entry; returns the row as a dict."""
     reported_at = data.reported_at or now
     _check_reported_at(reported_at, now)
-    await ensure_staff_exists(session, data.assignee_id, "assignee_id")
-    await ensure_team_exists(session, data.team_id, "team_id")
+    # Kept: the created event names them without another query.
+    loaded = [
+        await ensure_staff_exists(session, data.assignee_id, "assignee_id"),
+        await ensure_team_exists(session, data.team_id, "team_id"),
+    ]
     status = Status.assigned if data.assignee_id else Status.open
     # Numbers are per UTC year.
     seq = await repository.next_number(session, "WO", now.year)
@@ -119,7 +122,7 @@ async def create(
         actor=actor,
         changes=changes,
     )
-    await events.created(session, values, now)
+    await events.created(session, values, now, actor=actor, changes=changes, loaded=loaded)
     return values
 
 
@@ -156,7 +159,8 @@ async def update(
         cs.set(field, value)
     if cs.changes:
         wo.updated_at = now
-        if set(cs.changes) & ADAPTER.replan_fields:
+        replanned = bool(set(cs.changes) & ADAPTER.replan_fields)
+        if replanned:
             derived = await sla.replan(session, ADAPTER, facts_of(wo), now, level=wo.warning_level)
             sla.show(ADAPTER, wo, derived)
         await timeline.add(
@@ -168,6 +172,7 @@ async def update(
             actor=actor,
             changes=cs.changes,
         )
+        await events.updated(session, wo, now, actor=actor, changes=cs.changes, replanned=replanned)
         await session.flush()
     return wo
 
@@ -202,16 +207,18 @@ async def apply_action(
     _record_first_contact(wo, body)
     cs = ChangeSet(wo)
     note: str | None = None
+    reason: str | None = None
+    loaded: list[Any] = []
     match body:
         case AssignAction():
-            await ensure_staff_exists(session, body.assignee_id, "assignee_id")
-            await ensure_team_exists(session, body.team_id, "team_id")
+            loaded.append(await ensure_staff_exists(session, body.assignee_id, "assignee_id"))
+            loaded.append(await ensure_team_exists(session, body.team_id, "team_id"))
             cs.set("assignee_id", body.assignee_id)
             if body.team_id is not None:
                 cs.set("team_id", body.team_id)
             note = body.note
         case ReasonAction():
-            note = body.reason
+            note = reason = body.reason
         case ResolveAction():
             cs.set("resolution", body.resolution)
             note = body.note
@@ -251,7 +258,18 @@ async def apply_action(
         session, ADAPTER, facts_of(wo), action.value, now, level=wo.warning_level
     )
     sla.show(ADAPTER, wo, derived)
-    await events.acted(session, wo, action, previous, now)
+    await events.acted(
+        session,
+        wo,
+        action,
+        previous,
+        now,
+        actor=actor,
+        changes=cs.changes,
+        reason=reason,
+        note=None if reason is not None else note,
+        loaded=loaded,
+    )
     # Always a version bump: an action is a write even when it changed no column value.
     await session.flush()
     return wo

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.db.base import table_of
+from qualityapi.sla.events import with_contacts
 from qualityapi.sla.subjects import (
     EVERY,
     Contact,
@@ -88,7 +89,7 @@ class WorkOrderSubject:
         described = {}
         for row in await repository.people_of(session, ids):
             described[row.id] = Description(number=row.number, title=row.title, people=_people(row))
-        return described
+        return await with_contacts(session, described)
 
     async def facts_many(
         self, session: AsyncSession, ids: Iterable[uuid.UUID]

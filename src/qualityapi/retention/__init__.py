@@ -1,0 +1,1 @@
+"""Retention: old delivery logs, outbox messages and idempotency keys are deleted."""
