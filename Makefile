@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck openapi migrate bench install clean check
+.PHONY: run demo test lint typecheck openapi migrate bench bench-quick install clean check
 
 # (Re)install whenever pyproject.toml changes; the stamps make repeat runs instant.
 $(RUN_STAMP): pyproject.toml
@@ -48,6 +48,9 @@ openapi: $(STAMP)  ## regenerate the committed OpenAPI document
 
 bench: $(STAMP)  ## work-order throughput against baselines, SQLite and PostgreSQL
 	$(BIN)/python -m bench.bench_work_orders --db both
+
+bench-quick: $(STAMP)  ## the hot paths' regression guard: short runs next to bench/BASELINE.md
+	$(BIN)/python -m bench.quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

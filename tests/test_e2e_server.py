@@ -18,7 +18,7 @@ from tests.support.server import running_server
 pytestmark = pytest.mark.e2e
 
 # Bounded so the whole suite stays at a few minutes; override for a deeper run.
-SCHEMATHESIS_SECONDS = os.environ.get("QUALITYAPI_SCHEMATHESIS_SECONDS", "40")
+SCHEMATHESIS_SECONDS = os.environ.get("QUALITYAPI_SCHEMATHESIS_SECONDS", "25")
 
 
 def test_first_start_prints_a_working_key_and_curl(tmp_path: Path) -> None:
