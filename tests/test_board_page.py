@@ -221,7 +221,10 @@ async def test_stream_ends_when_the_feed_closes(database_url: str) -> None:
         api.app.state.board_feed.close()  # what `qualityapi serve` does on SIGTERM
         response = await asyncio.wait_for(task, 10)
         assert response.status_code == 200
-        assert len(boards(response.text)) == 1
+        # The close may come before the first board was computed (CI saw it): ending the
+        # stream is what matters here; the first board is covered by the tests above.
+        assert len(boards(response.text)) <= 1
+        assert response.text.startswith("retry: 1000")
         assert api.app.state.board_feed.clients == 0
         # A closed feed (shutting down) takes no new streams.
         assert_problem(await stream(api), 503)
