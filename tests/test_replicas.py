@@ -27,25 +27,12 @@ from tests.conftest import ADMIN_KEY, MIGRATIONS
 from tests.helpers import work_order_body
 from tests.support.pgserver import TemporaryPostgres
 from tests.support.receiver import Receiver
-from tests.support.server import running_server
+from tests.support.server import replica_env, running_server
 
 pytestmark = pytest.mark.e2e
 
 ORDERS = 120
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def _env(url: str) -> dict[str, str]:
-    return {
-        "QUALITYAPI_DATABASE_URL": url,
-        "QUALITYAPI_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
-        "QUALITYAPI_LOG_LEVEL": "warning",
-        "QUALITYAPI_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "QUALITYAPI_WEBHOOK_LEASE_SECONDS": "3",
-        "QUALITYAPI_WEBHOOK_POLL_SECONDS": "0.2",
-        "QUALITYAPI_WEBHOOK_RETRY_DELAYS": "0.3,0.5,1,1,1,1,1,1",
-        "QUALITYAPI_SLA_SAFETY_INTERVAL_SECONDS": "0.2",
-    }
 
 
 async def _setup(base: str, client: httpx.AsyncClient, receiver_url: str) -> None:
@@ -91,8 +78,8 @@ async def test_two_replicas_keep_order_and_survive_a_kill(postgres: TemporaryPos
     await asyncio.to_thread(upgrade, url, MIGRATIONS)
     with (
         Receiver() as receiver,
-        running_server(_env(url)) as (base_a, _),
-        running_server(_env(url)) as (base_b, proc_b),
+        running_server(replica_env(url, lease_seconds=3)) as (base_a, _),
+        running_server(replica_env(url, lease_seconds=3)) as (base_b, proc_b),
     ):
         async with httpx.AsyncClient(timeout=30) as client:
             await _setup(base_a, client, receiver.url)

@@ -44,7 +44,7 @@ from tests.conftest import ADMIN_KEY, MIGRATIONS
 from tests.support.burst import seed_breaching_orders
 from tests.support.pgserver import TemporaryPostgres
 from tests.support.receiver import Receiver
-from tests.support.server import running_server
+from tests.support.server import replica_env, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -66,19 +66,6 @@ LIVENESS_MARGIN_S = 60.0
 # Waiting for the kill point (half the messages received) and for the burst to start.
 KILL_POINT_WITHIN_S = 120.0
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def _env(url: str) -> dict[str, str]:
-    return {
-        "QUALITYAPI_DATABASE_URL": url,
-        "QUALITYAPI_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
-        "QUALITYAPI_LOG_LEVEL": "warning",
-        "QUALITYAPI_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "QUALITYAPI_WEBHOOK_LEASE_SECONDS": f"{LEASE_SECONDS:g}",
-        "QUALITYAPI_WEBHOOK_POLL_SECONDS": "0.2",
-        "QUALITYAPI_WEBHOOK_RETRY_DELAYS": "0.3,0.5,1,1,1,1,1,1",
-        "QUALITYAPI_SLA_SAFETY_INTERVAL_SECONDS": "0.2",
-    }
 
 
 async def _setup(base: str, client: httpx.AsyncClient, receiver_url: str) -> tuple[str, str]:
@@ -183,7 +170,9 @@ async def test_5000_breaches_on_two_replicas_one_killed(
     try:
         with (
             Receiver() as receiver,
-            running_server(_env(url), log_file=tmp_path / "a.log") as (
+            running_server(
+                replica_env(url, lease_seconds=LEASE_SECONDS), log_file=tmp_path / "a.log"
+            ) as (
                 base_a,
                 _,
             ),
@@ -192,7 +181,9 @@ async def test_5000_breaches_on_two_replicas_one_killed(
                 policy_id, calendar_id = await _setup(base_a, client, receiver.url)
             # Replica B starts after the policy exists, so its compiled-policy cache (5 s)
             # cannot miss the ladder when it scans the first clocks.
-            with running_server(_env(url), log_file=tmp_path / "b.log") as (_, proc_b):
+            with running_server(
+                replica_env(url, lease_seconds=LEASE_SECONDS), log_file=tmp_path / "b.log"
+            ) as (_, proc_b):
                 seeded = await seed_breaching_orders(
                     engine,
                     count=ORDERS,

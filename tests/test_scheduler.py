@@ -190,11 +190,11 @@ async def test_stop_lets_a_pass_in_progress_finish(
     from qualityapi.sla.scanner import ScanResult
 
     finished: list[bool] = []
-    entered = asyncio.Event()
+    entered, release = asyncio.Event(), asyncio.Event()
 
     async def slow_scan(*_args: object, **_kwargs: object) -> ScanResult:
         entered.set()
-        await asyncio.sleep(0.2)  # stands for a pass's statements
+        await release.wait()  # stands for a pass's statements, still running at stop()
         finished.append(True)
         return ScanResult(claimed=0, transitions=0, failed=0)
 
@@ -205,6 +205,10 @@ async def test_stop_lets_a_pass_in_progress_finish(
         job._scheduler.start(paused=True)
         task = asyncio.create_task(job.run())
         await entered.wait()
-        await job.stop(grace=10)
+        stopping = asyncio.create_task(job.stop(grace=10))
+        await asyncio.sleep(0)  # stop() is now waiting for the pass
+        assert not stopping.done()
+        release.set()
+        await stopping
         assert finished == [True]
         assert task.done() and not task.cancelled()

@@ -13,7 +13,24 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import ADMIN_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def replica_env(url: str, *, lease_seconds: float) -> dict[str, str]:
+    """Settings of a replica in the multi-process tests: a short lease, quick polls and
+    retries, the loopback receiver allowed."""
+    return {
+        "QUALITYAPI_DATABASE_URL": url,
+        "QUALITYAPI_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+        "QUALITYAPI_LOG_LEVEL": "warning",
+        "QUALITYAPI_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "QUALITYAPI_WEBHOOK_LEASE_SECONDS": f"{lease_seconds:g}",
+        "QUALITYAPI_WEBHOOK_POLL_SECONDS": "0.2",
+        "QUALITYAPI_WEBHOOK_RETRY_DELAYS": "0.3,0.5,1,1,1,1,1,1",
+        "QUALITYAPI_SLA_SAFETY_INTERVAL_SECONDS": "0.2",
+    }
 
 
 def free_port() -> int:

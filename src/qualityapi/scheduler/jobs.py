@@ -50,9 +50,8 @@ class SlaScanJob:
         self._batch = batch
         self._scheduler = AsyncIOScheduler()
         self._running = False
-        self._pending = False
         # When the scheduled pass runs (None: not scheduled); a change due later needs no
-        # wake. ``_pending_at``: the earliest check marked while a pass was running.
+        # wake. ``_pending_at``: the earliest look asked for while a pass was running.
         self._next_at: datetime | None = None
         self._pending_at: datetime | None = None
         self._task: asyncio.Task[Any] | None = None  # the pass in progress, for stop()
@@ -91,8 +90,7 @@ class SlaScanJob:
         if self._running:
             # The pass may have read the clocks before this change: remember it, so the
             # pass goes round again (if due) or schedules its successor no later.
-            if self._pending_at is None or when < self._pending_at:
-                self._pending_at = when
+            self._look_again(when)
             return
         if self._next_at is not None and self._next_at <= when:
             return
@@ -114,9 +112,16 @@ class SlaScanJob:
             max_instances=2,
         )
 
+    def _look_again(self, when: datetime) -> None:
+        if self._pending_at is None or when < self._pending_at:
+            self._pending_at = when
+
+    def _due_again(self) -> bool:
+        return self._pending_at is not None and self._pending_at <= self._clock.now()
+
     async def run(self) -> None:
         if self._running:
-            self._pending = True
+            self._look_again(self._clock.now())
             return
         self._running = True
         self._task = asyncio.current_task()
@@ -127,8 +132,7 @@ class SlaScanJob:
         next_at = self._clock.now() + self._safety
         try:
             while True:
-                self._pending = False
-                if self._pending_at is not None and self._pending_at <= self._clock.now():
+                if self._due_again():
                     self._pending_at = None  # this pass sees that change
                 started = time.perf_counter()
                 result = await scan_once(self._sessionmaker, self._clock.now(), batch=self._batch)
@@ -148,8 +152,7 @@ class SlaScanJob:
                 )
                 # A full batch of due clocks or of re-plans: more may be waiting.
                 more = result.claimed >= self._batch or result.replanned >= replans.BATCH
-                due_now = self._pending_at is not None and self._pending_at <= self._clock.now()
-                if not more and not self._pending and not due_now:
+                if not more and not self._due_again():
                     break
             async with self._sessionmaker() as session:
                 earliest = await repository.earliest_check(session)

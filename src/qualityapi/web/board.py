@@ -12,14 +12,12 @@ Nothing is loaded from another origin (Content-Security-Policy says so to the br
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +28,7 @@ from qualityapi.config import Settings
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import AppError, NotFound
 from qualityapi.sla import repository as sla_repository
-from qualityapi.web import attainment
+from qualityapi.web import attainment, rendering
 from qualityapi.web.feed import BoardFeed
 
 # Pages and assets: outside /v1 and the OpenAPI document.
@@ -38,14 +36,6 @@ pages = APIRouter(include_in_schema=False)
 # The page's API helpers, under /v1 with a viewer key. Out of the OpenAPI document too: a
 # stream that never ends is no operation for generated clients or schema fuzzers.
 api = APIRouter(prefix="/v1", include_in_schema=False)
-
-_env = Environment(
-    loader=PackageLoader("qualityapi.web", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 STATIC_DIR = Path(__file__).parent / "static"
 _TYPES = {
@@ -69,8 +59,7 @@ class StreamUnavailable(AppError):
 
 
 def _page(name: str, **context: object) -> HTMLResponse:
-    nonce = secrets.token_urlsafe(16)
-    html = _env.get_template(name).render(nonce=nonce, version=__version__, **context)
+    html, _ = rendering.render(name, version=__version__, **context)
     return HTMLResponse(
         html,
         headers={

@@ -17,11 +17,17 @@ _env = Environment(
 )
 
 
+def render(name: str, **context: Any) -> tuple[str, str]:
+    """The template ``name`` rendered with a fresh CSP nonce; (html, nonce). Each page's
+    own headers (its Content-Security-Policy above all) stay with the page."""
+    nonce = secrets.token_urlsafe(16)
+    return _env.get_template(name).render(nonce=nonce, **context), nonce
+
+
 def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page with headers that keep it private: not cached, not indexed, no referrer (its
     URL may hold a token), no scripts, and styles only from this response (a nonce)."""
-    nonce = secrets.token_urlsafe(16)
-    html = _env.get_template(name).render(nonce=nonce, **context)
+    html, nonce = render(name, **context)
     return HTMLResponse(
         html,
         status_code=status_code,
