@@ -156,6 +156,16 @@ async def test_board_items_name_their_assignee(api: Api) -> None:
     assert items[complaint["id"]]["assignee"] == {"id": officer["id"], "name": "Officer Wu"}
 
 
+async def test_the_board_says_when_the_server_computed_it(api: Api) -> None:
+    # Pages count down from this instant, not from the browser's own (maybe wrong) clock.
+    clock = api.app.state.clock
+    clock.advance(timedelta(minutes=7, seconds=3))
+    board = (await api.client.get("/v1/board", headers=api.auth(Role.viewer))).json()
+    assert board["generated_at"] == (START + timedelta(minutes=7, seconds=3)).isoformat().replace(
+        "+00:00", "Z"
+    )
+
+
 # --- the stream -----------------------------------------------------------------------
 
 
@@ -195,6 +205,25 @@ async def test_last_event_id_resumes_without_resending_an_unchanged_board(fast: 
     # A board the page has not seen is sent at once.
     stale = await stream(fast, **{"Last-Event-ID": "0" * 20})
     assert [b["id"] for b in boards(stale.text)] == [first["id"]]
+
+
+async def test_time_passing_alone_is_no_change_to_push(fast: Api) -> None:
+    # The snapshot's id leaves generated_at out: a board that only got older is not resent,
+    # and the one sent carries the time of the read that found it.
+    await create_work_order(fast, title="Lift stuck")
+
+    async def later() -> None:
+        await listening(fast)
+        for _ in range(5):
+            await asyncio.sleep(0.1)
+            fast.app.state.clock.advance(timedelta(seconds=1))
+
+    response, _ = await asyncio.gather(stream(fast), later())
+    sent = boards(response.text)
+    assert len(sent) == 1, response.text
+    # Read when the stream subscribed (before or while the clock moved): one of those instants.
+    instants = {(START + timedelta(seconds=k)).isoformat().replace("+00:00", "Z") for k in range(6)}
+    assert json.loads(sent[0]["data"])["generated_at"] in instants
 
 
 async def test_a_change_is_pushed_on_an_open_stream(fast: Api) -> None:

@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # The live board's change feed (polls only while a page listens).
         app.state.board_feed = board_feed.BoardFeed(
             app.state.sessionmaker,
+            clock=clock,
             interval=settings.board_stream_poll_seconds,
             max_clients=settings.board_stream_max_clients,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -194,3 +194,32 @@ def test_docs_render_fully_offline(
     assert page.locator(rendered).count() >= 5
     expect()(page.get_by_text("work-orders").first).to_be_visible()
     shot(page, request, path.strip("/"), full_page=False)
+
+
+def test_the_countdown_keeps_the_servers_time_on_a_slow_browser_clock(
+    page: Any, server: Server, request: pytest.FixtureRequest
+) -> None:
+    # A wall screen whose clock is two hours slow: counted from its own clock, a deadline
+    # 30 minutes away would read "2h 29m left". The page counts from the server's time.
+    calendars = server.http.get("/v1/calendars").json()["items"]
+    always = next(c for c in calendars if c["name"] == "24x7")
+    policy = server.http.post(
+        "/v1/sla-policies",
+        json={
+            "name": f"browser-skew-{time.monotonic_ns()}",
+            "rank": 0,
+            "match": {"categories": ["browser-skew"]},
+            "calendar_id": always["id"],
+            "targets": {"response": "PT30M"},
+            "warning": {"percent": 10},
+        },
+    )
+    assert policy.status_code == 201, policy.text
+    wo = work_order(server, title="Clock on the wall is slow", category="browser-skew")
+    page.clock.set_system_time(datetime.now(UTC) - timedelta(hours=2))
+    assert page.evaluate("Date.now()") < (datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000
+    open_board(page, server, viewer_key(server))
+    row = item(page, "blue", wo["number"])
+    expect()(row).to_be_visible()
+    expect()(row.locator(".remaining")).to_have_text(re.compile(r"^(2\d|30):\d\d left$"))
+    shot(page, request, "slow-clock")

@@ -53,6 +53,13 @@ class BoardItem(BaseModel):
 
 
 class Board(BaseModel):
+    generated_at: UtcDatetime = Field(
+        description=(
+            "The server's time when this board was computed. Count deadlines down from it "
+            "(plus the time elapsed since it arrived), not from the client's own clock, "
+            "which may be minutes off on a wall screen."
+        )
+    )
     counts: dict[Level, int] = Field(description="Open items per warning level.")
     by_subject: dict[str, dict[Level, int]] = Field(
         description="The same counts per kind of subject."
@@ -74,7 +81,9 @@ def _next_due(summary: list[dict[str, Any]], level: str) -> datetime | None:
     return min(dues, default=None)
 
 
-async def board(session: AsyncSession, *, kinds: tuple[str, ...], limit: int) -> Board:
+async def board(
+    session: AsyncSession, *, kinds: tuple[str, ...], limit: int, now: datetime
+) -> Board:
     counts: dict[Level, int] = dict.fromkeys(LEVELS, 0)
     by_subject: dict[str, dict[Level, int]] = {}
     items: dict[Level, list[BoardItem]] = {level: [] for level in LEVELS}
@@ -114,4 +123,4 @@ async def board(session: AsyncSession, *, kinds: tuple[str, ...], limit: int) ->
                 )
     for lv in LEVELS:
         items[lv] = sorted(items[lv], key=lambda i: (i.since, str(i.id)))[:limit]
-    return Board(counts=counts, by_subject=by_subject, items=items)
+    return Board(generated_at=now, counts=counts, by_subject=by_subject, items=items)

@@ -34,6 +34,7 @@ router = APIRouter(route_class=ContractRoute)
 async def get_board(
     session: SessionDep,
     _: ViewerDep,
+    clock: ClockDep,
     subject_type: Annotated[str | None, Query(max_length=20, examples=["work_order"])] = None,
     limit: Annotated[int, Query(ge=0, le=100)] = 20,
 ) -> board.Board:
@@ -43,7 +44,7 @@ async def get_board(
         known = ", ".join(subjects.kinds())
         raise Unprocessable(f"subject_type: no kind {subject_type!r}; use one of {known}")
     kinds = (subject_type,) if subject_type else subjects.kinds()
-    return await board.board(session, kinds=kinds, limit=limit)
+    return await board.board(session, kinds=kinds, limit=limit, now=clock.now())
 
 
 @router.get("/calendars", tags=["calendars"])

@@ -5,7 +5,9 @@ While at least one page is listening, a task reads the board once per
 A snapshot's id is a digest of its content, so ``Last-Event-ID`` means "the board I last
 saw": a page that reconnects gets the current board at once if it differs, and nothing
 until the next change otherwise. That holds across restarts and replicas, which share no
-counter. With no page open nothing is polled.
+counter. With no page open nothing is polled. The digest leaves out the board's
+``generated_at`` (else every read would be a change); the snapshot sent carries the time
+of the read that found the change, which pages use to correct their clock.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from qualityapi.clock import Clock
 from qualityapi.sla import board, subjects
 
 log = structlog.get_logger("qualityapi.web.feed")
@@ -42,10 +45,12 @@ class BoardFeed:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
+        clock: Clock,
         interval: float,
         max_clients: int,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._clock = clock
         self._interval = interval
         self._max_clients = max_clients
         self._clients = 0
@@ -68,10 +73,12 @@ class BoardFeed:
     async def read(self) -> Snapshot:
         """The board now, from the database (also what the poller publishes)."""
         async with self._sessionmaker() as session:
-            found = await board.board(session, kinds=subjects.kinds(), limit=SNAPSHOT_LIMIT)
-        data = found.model_dump_json()
-        digest = hashlib.sha256(data.encode()).hexdigest()[:20]
-        return Snapshot(id=digest, data=data)
+            found = await board.board(
+                session, kinds=subjects.kinds(), limit=SNAPSHOT_LIMIT, now=self._clock.now()
+            )
+        content = found.model_dump_json(exclude={"generated_at"})
+        digest = hashlib.sha256(content.encode()).hexdigest()[:20]
+        return Snapshot(id=digest, data=found.model_dump_json())
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[Subscription]:

@@ -119,9 +119,26 @@
     return `${m}:${two(s)}`;
   }
 
-  // Time remaining or overdue, counted down every second from each item's deadline.
+  // The server's clock minus this browser's, learnt from each board's generated_at: a
+  // wall screen's clock can be minutes off, and a countdown from it would be too. A sample
+  // is (the server's time when it computed the board) - (our time when it arrived): the
+  // true offset less the delay on the way, so the largest recent sample is the best one.
+  // Recent ones only, so that a correction of this machine's own clock is followed.
+  const offsets = [];
+  let clockOffset = 0;
+
+  function learnOffset(generatedAt) {
+    const at = Date.parse(generatedAt || "");
+    if (Number.isNaN(at)) return;
+    offsets.push(at - Date.now());
+    if (offsets.length > 20) offsets.shift();
+    clockOffset = Math.max(...offsets);
+  }
+
+  // Time remaining or overdue, counted down every second from each item's deadline, on
+  // the server's clock.
   function tick() {
-    const now = Date.now();
+    const now = Date.now() + clockOffset;
     for (const node of document.querySelectorAll(".item .remaining")) {
       const due = node.dataset.due;
       if (!due) {
@@ -136,6 +153,7 @@
   }
 
   function show(data) {
+    learnOffset(data.generated_at);
     board = data;
     $("key-section").hidden = true;
     $("board").hidden = false;
