@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -13,6 +14,9 @@ from qualityapi.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+# Any constant unique to this application: the key of the advisory lock migrations take.
+MIGRATION_LOCK_KEY = 0x7175616C6974  # "qualit"
 
 
 def _run(connection: Connection) -> None:
@@ -24,6 +28,14 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Replicas that start together each migrate first (`serve --migrate`): they take
+            # turns here, and the second finds the schema at head with nothing to do. The
+            # lock ends with the migration's transaction. (SQLite's own file lock already
+            # serialises writers; several processes on one file are an API-only set-up.)
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         context.run_migrations()
 
 
