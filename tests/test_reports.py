@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from qualityapi.auth.models import Role
 from qualityapi.clock import FrozenClock
@@ -1069,3 +1069,42 @@ async def count_differences(api: Api, lo: datetime, hi: datetime) -> dict[str, A
     if (stats.json()["issued"], stats.json()["answered"]) != (issued, answers_n):
         problems["stats"] = (stats.json(), issued, answers_n)
     return problems
+
+
+async def test_a_months_edge_days_are_read_from_the_count_index_alone(api: Api) -> None:
+    # A Shanghai month starts at 16:00 UTC: its partial UTC days at each edge are read
+    # from the count events themselves. Their index carries the keys and n (migration
+    # 0012), so those rows cost no table look-up: at 1,000,000 orders that read was 20 ms
+    # of the monthly report on SQLite (6.5 ms per edge), 2.6 ms from the index alone.
+    if api.app.state.engine.dialect.name != "sqlite":
+        return  # PostgreSQL's plan follows its statistics; SQLite's is fixed by the schema
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        captured.append((statement, params))
+
+    engine = api.app.state.engine.sync_engine
+    place = ZoneInfo("Asia/Shanghai")
+    bounds = [
+        datetime(2026, 9, 30, 16, tzinfo=UTC),
+        datetime(2026, 10, 31, 16, tzinfo=UTC),
+        datetime(2026, 11, 30, 16, tzinfo=UTC),
+    ]
+    assert bounds[1].astimezone(place).hour == 0
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        async with api.app.state.sessionmaker() as session:
+            await counts_repository.counts(
+                session, kinds=(counts_repository.WORK_ORDER_CREATED,), boundaries=bounds
+            )
+            statement, params = captured[-1]
+            conn = await session.connection()
+            explained = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, tuple(params))
+            plan = [str(row[-1]) for row in explained]
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    edge_reads = [p for p in plan if "report_count_events" in p and "unrolled" not in p]
+    assert edge_reads, plan
+    assert all(
+        "USING COVERING INDEX ix_report_count_events_kind_at_keys" in p for p in edge_reads
+    ), plan
