@@ -68,6 +68,24 @@ def work_order(server: Server, **body: Any) -> dict[str, Any]:
     return data
 
 
+def response_policy(server: Server, category: str, target: str, *, warning_percent: int) -> None:
+    """A round-the-clock policy with only a response target, for orders of ``category``."""
+    calendars = server.http.get("/v1/calendars").json()["items"]
+    always = next(c for c in calendars if c["name"] == "24x7")
+    policy = server.http.post(
+        "/v1/sla-policies",
+        json={
+            "name": f"{category}-{time.monotonic_ns()}",
+            "rank": 0,
+            "match": {"categories": [category]},
+            "calendar_id": always["id"],
+            "targets": {"response": target},
+            "warning": {"percent": warning_percent},
+        },
+    )
+    assert policy.status_code == 201, policy.text
+
+
 def item(page: Any, level: str, number: str) -> Any:
     return page.locator(f'#column-{level} li.item[data-number="{number}"]')
 
@@ -100,20 +118,7 @@ def test_board_renders_items_counts_countdown_and_chart(
 def test_a_work_order_turns_red_without_a_reload(
     page: Any, server: Server, request: pytest.FixtureRequest
 ) -> None:
-    calendars = server.http.get("/v1/calendars").json()["items"]
-    always = next(c for c in calendars if c["name"] == "24x7")
-    policy = server.http.post(
-        "/v1/sla-policies",
-        json={
-            "name": f"browser-{time.monotonic_ns()}",
-            "rank": 0,
-            "match": {"categories": ["browser-red"]},
-            "calendar_id": always["id"],
-            "targets": {"response": "PT4S"},
-            "warning": {"percent": 50},
-        },
-    )
-    assert policy.status_code == 201, policy.text
+    response_policy(server, "browser-red", "PT4S", warning_percent=50)
     open_board(page, server, viewer_key(server))
     expect()(page.locator("#status")).to_have_text("live")
     page.evaluate("window.__notReloaded = true")
@@ -205,20 +210,7 @@ def test_the_countdown_keeps_the_servers_time_on_a_slow_browser_clock(
 ) -> None:
     # A wall screen whose clock is two hours slow: counted from its own clock, a deadline
     # 30 minutes away would read "2h 29m left". The page counts from the server's time.
-    calendars = server.http.get("/v1/calendars").json()["items"]
-    always = next(c for c in calendars if c["name"] == "24x7")
-    policy = server.http.post(
-        "/v1/sla-policies",
-        json={
-            "name": f"browser-skew-{time.monotonic_ns()}",
-            "rank": 0,
-            "match": {"categories": ["browser-skew"]},
-            "calendar_id": always["id"],
-            "targets": {"response": "PT30M"},
-            "warning": {"percent": 10},
-        },
-    )
-    assert policy.status_code == 201, policy.text
+    response_policy(server, "browser-skew", "PT30M", warning_percent=10)
     wo = work_order(server, title="Clock on the wall is slow", category="browser-skew")
     page.clock.set_system_time(datetime.now(UTC) - timedelta(hours=2))
     assert page.evaluate("Date.now()") < (datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000
