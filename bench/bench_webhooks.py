@@ -59,6 +59,7 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+from tests.support.burst import seed_breaching_orders  # noqa: E402
 from tests.support.pgserver import TemporaryPostgres  # noqa: E402
 from tests.support.server import free_port, running_server  # noqa: E402
 
@@ -72,12 +73,10 @@ from qualityapi.events import repository as events  # noqa: E402
 from qualityapi.events.models import OutboxMessage  # noqa: E402
 from qualityapi.sla.clockwork import stages_due  # noqa: E402
 from qualityapi.sla.compiled import ladder as ladder_of  # noqa: E402
-from qualityapi.sla.models import Calendar, ClockState, SlaClock, SlaPolicy  # noqa: E402
-from qualityapi.sla.vocabulary import WARNED, WarningLevel  # noqa: E402
+from qualityapi.sla.models import Calendar, SlaPolicy  # noqa: E402
+from qualityapi.sla.vocabulary import WARNED  # noqa: E402
 from qualityapi.webhooks import signing  # noqa: E402
 from qualityapi.webhooks.sender import Sender, body_of  # noqa: E402
-from qualityapi.work_orders.models import Priority, WorkOrder  # noqa: E402
-from qualityapi.work_orders.states import Status  # noqa: E402
 
 GOAL_NOOP_RATE = 950.0
 GOAL_SLOW_RATE = 600.0
@@ -92,11 +91,9 @@ BURST_TIMEOUT_S = 60.0
 BURST_MIN_RATE = 50.0
 STALL_S = 20.0  # no new receipt for this long: stop waiting
 RESPONSE_TARGET = timedelta(hours=1)  # the urgent default policy's response target
-WARN_AFTER = timedelta(minutes=48)  # 80 % of it
+WARN_PERCENT = 80  # the urgent default policy warns at 80 % of it
 
 _OUTBOX = table_of(OutboxMessage)
-_WO = table_of(WorkOrder)
-_CLOCKS = table_of(SlaClock)
 _POLICIES = table_of(SlaPolicy)
 _CALENDARS = table_of(Calendar)
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -780,81 +777,33 @@ async def measure_burst(
     await receiver.control(reset=True, delay=0.0)
 
     n = opts.burst
-    now = datetime.now(UTC)
-    base = now + timedelta(seconds=BURST_LEAD_S)
-    orders: list[dict[str, Any]] = []
-    clocks: list[dict[str, Any]] = []
-    due_of: dict[str, float] = {}
-    for i in range(n):
-        due = base + timedelta(microseconds=i * 1_000_000 // n)
-        started = due - RESPONSE_TARGET
-        warn = started + WARN_AFTER
-        wo_id, clock_id = uuid.uuid4(), uuid.uuid4()
-        due_of[str(clock_id)] = due.timestamp()
-        orders.append(
-            {
-                "id": wo_id,
-                "number": f"WO-BURST-{i:06d}",
-                "title": f"bench burst {i}",
-                "priority": Priority.urgent,
-                "status": Status.open,
-                "customer": {"name": "Bench"},
-                "reported_at": started,
-                "warning_level": WarningLevel.yellow,
-                "sla": [
-                    {
-                        "target": "response",
-                        "state": "running",
-                        "due_at": jsonable(due),
-                        "warn_at": jsonable(warn),
-                    }
-                ],
-                "reopen_count": 0,
-                "created_by": "bench",
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        clocks.append(
-            {
-                "id": clock_id,
-                "subject_type": "work_order",
-                "subject_id": wo_id,
-                "target": "response",
-                "policy_id": policy.id,
-                "calendar_id": calendar_id,
-                "state": ClockState.running,
-                "cycle": 1,
-                "started_at": started,
-                "due_at": due,
-                "warn_at": warn,
-                "target_seconds": RESPONSE_TARGET.total_seconds(),
-                "elapsed_seconds": 0.0,
-                "segment_started_at": started,
-                "paused_segments": [],
-                "stage": WARNED,
-                "next_check_at": due,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+    base = datetime.now(UTC) + timedelta(seconds=BURST_LEAD_S)
+    t0 = time.perf_counter()
+    # The same rows the replica tests seed: warned response clocks due within one second.
+    seeded = await seed_breaching_orders(
+        engine,
+        count=n,
+        first_due=base,
+        policy_id=policy.id,
+        calendar_id=calendar_id,
+        category="bench-burst",
+        target=RESPONSE_TARGET,
+        warn_percent=WARN_PERCENT,
+    )
+    insert_s = time.perf_counter() - t0
+    due_of = {str(c.clock_id): c.due_at.timestamp() for c in seeded}
     # What each clock's breach produces at once: the breach, plus every escalation level
     # whose delay is zero (the urgent default has level 1 at PT0S).
+    first = seeded[0].due_at
     per_clock = len(
         stages_due(
             WARNED,
-            warn_at=clocks[0]["warn_at"],
-            due_at=clocks[0]["due_at"],
+            warn_at=first - RESPONSE_TARGET * (100 - WARN_PERCENT) / 100,
+            due_at=first,
             ladder=ladder,
-            now=clocks[0]["due_at"] + timedelta(seconds=1),
+            now=first + timedelta(seconds=1),
         )
     )
-    t0 = time.perf_counter()
-    async with engine.begin() as conn:
-        await conn.execute(insert(_WO), orders)
-        await conn.execute(insert(_CLOCKS), clocks)
-    insert_s = time.perf_counter() - t0
     first_due = base.timestamp()
     lead = first_due - time.time()
     if lead < 1.5:

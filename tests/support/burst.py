@@ -2,10 +2,10 @@
 
 Creating thousands of work orders over HTTP would spend the test's time on the API, not on
 what is under test (the scanner and the dispatcher); the rows go straight into a migrated
-database instead, as ``bench/bench_webhooks.py``'s burst phase does. Each clock is already
-warned (so no ``sla.warning`` is due: only the breach and the escalation ladder), and is
-consistent with its policy (started ``target`` before its deadline, warned at
-``warn_percent``), so a re-plan of that policy would leave it where it is.
+database instead (``bench/bench_webhooks.py``'s burst phase seeds through here too). Each
+clock is already warned (so no ``sla.warning`` is due: only the breach and the escalation
+ladder), and is consistent with its policy (started ``target`` before its deadline, warned
+at ``warn_percent``), so a re-plan of that policy would leave it where it is.
 """
 
 from __future__ import annotations
