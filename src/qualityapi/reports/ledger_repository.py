@@ -26,6 +26,7 @@ Every figure is an aggregate the database computes; Python sees grouped rows onl
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -37,6 +38,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
     func,
     literal_column,
@@ -373,14 +375,17 @@ def _text_key(col: Any) -> ColumnElement[Any]:
     return func.coalesce(type_coerce(sql_cast(col, String), String), literal_column("''"))
 
 
-def _kind_keys() -> list[tuple[str, Any, dict[str, ColumnElement[Any]]]]:
-    """Per kind of subject: its table, how a clock joins it, and its dimensions' keys."""
+@functools.cache
+def _kind_keys() -> tuple[tuple[str, Any, dict[str, ColumnElement[Any]]], ...]:
+    """Per kind of subject: its table, how a clock joins it, and its dimensions' keys.
+    Built once: the expressions are the same for every report, and building them took
+    longer than the statement that uses them."""
     k = _clocks.c
     w = table_of(WorkOrder).alias("w")
     c = table_of(Complaint).alias("c")
     o = table_of(Staff).alias("o")
     s = table_of(Survey).alias("s")
-    return [
+    return (
         (
             "work_order",
             _clocks.join(w, w.c.id == k.subject_id),
@@ -411,7 +416,55 @@ def _kind_keys() -> list[tuple[str, Any, dict[str, ColumnElement[Any]]]]:
                 "assignee": _text_key(s.c.assignee_id),
             },
         ),
-    ]
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _undecided_statement(dims: tuple[str, ...], subject_type: str | None) -> Select[Any]:
+    """The statement of ``undecided_counts`` for one grouping, with ``started_before`` as
+    its parameter. Kept per shape (a few dozen at most): SQLAlchemy then finds its
+    compiled form without walking a new expression tree on every report."""
+    k = _clocks.c
+    # The partial index's own expression, as a literal (see _ledger_part).
+    undecided = text("sla_clocks.state IN ('pending', 'running', 'paused')")
+    started = k.started_at < bindparam("started_before", type_=UtcDateTime())
+    parts: list[Select[Any]] = []
+    if not dims:
+        parts.append(
+            select(
+                k.subject_type,
+                k.target,
+                literal_column("''").label("k1"),
+                literal_column("''").label("k2"),
+            ).where(undecided, started)
+        )
+    else:
+        known = []
+        for kind, source, keys in _kind_keys():
+            known.append(kind)
+            if subject_type is not None and subject_type != kind:
+                continue
+            k1, k2 = _keys_of(keys, dims)
+            parts.append(
+                select(k.subject_type, k.target, k1.label("k1"), k2.label("k2"))
+                .select_from(source)
+                .where(undecided, k.subject_type == kind, started)
+            )
+        # Kinds with no dimensions known here (a subject added later): counted, ungrouped.
+        parts.append(
+            select(
+                k.subject_type,
+                k.target,
+                literal_column("''").label("k1"),
+                literal_column("''").label("k2"),
+            ).where(undecided, k.subject_type.not_in(known), started)
+        )
+    if subject_type is not None:
+        parts = [p.where(k.subject_type == subject_type) for p in parts]
+    u = union_all(*parts).subquery("u")
+    return select(u.c.subject_type, u.c.target, u.c.k1, u.c.k2, func.count()).group_by(
+        u.c.subject_type, u.c.target, u.c.k1, u.c.k2
+    )
 
 
 async def undecided_counts(
@@ -425,47 +478,9 @@ async def undecided_counts(
     ``started_before``, per subject type, target and group. Only the undecided clocks are
     read (their partial index), and with a grouping each kind of subject joins its own
     table alone."""
-    k = _clocks.c
-    # The partial index's own expression, as a literal (see _ledger_part).
-    undecided = text("sla_clocks.state IN ('pending', 'running', 'paused')")
-    parts: list[Select[Any]] = []
-    if not dims:
-        parts.append(
-            select(
-                k.subject_type,
-                k.target,
-                literal_column("''").label("k1"),
-                literal_column("''").label("k2"),
-            ).where(undecided, k.started_at < started_before)
-        )
-    else:
-        known = []
-        for kind, source, keys in _kind_keys():
-            known.append(kind)
-            if subject_type is not None and subject_type != kind:
-                continue
-            k1, k2 = _keys_of(keys, dims)
-            parts.append(
-                select(k.subject_type, k.target, k1.label("k1"), k2.label("k2"))
-                .select_from(source)
-                .where(undecided, k.subject_type == kind, k.started_at < started_before)
-            )
-        # Kinds with no dimensions known here (a subject added later): counted, ungrouped.
-        parts.append(
-            select(
-                k.subject_type,
-                k.target,
-                literal_column("''").label("k1"),
-                literal_column("''").label("k2"),
-            ).where(undecided, k.subject_type.not_in(known), k.started_at < started_before)
-        )
-    if subject_type is not None:
-        parts = [p.where(k.subject_type == subject_type) for p in parts]
-    u = union_all(*parts).subquery("u")
-    stmt = select(u.c.subject_type, u.c.target, u.c.k1, u.c.k2, func.count()).group_by(
-        u.c.subject_type, u.c.target, u.c.k1, u.c.k2
-    )
-    return [(r[0], r[1], (r[2], r[3]), int(r[4])) for r in await session.execute(stmt)]
+    stmt = _undecided_statement(tuple(dims), subject_type)
+    rows = await session.execute(stmt, {"started_before": started_before})
+    return [(r[0], r[1], (r[2], r[3]), int(r[4])) for r in rows]
 
 
 async def outcome_counts_from_clocks(

@@ -84,43 +84,41 @@ def _next_due(summary: list[dict[str, Any]], level: str) -> datetime | None:
 async def board(
     session: AsyncSession, *, kinds: tuple[str, ...], limit: int, now: datetime
 ) -> Board:
-    counts: dict[Level, int] = dict.fromkeys(LEVELS, 0)
-    by_subject: dict[str, dict[Level, int]] = {}
+    stores = tuple((kind, subjects.get(kind).store) for kind in kinds)
+    found = await repository.board_counts(session, stores)
+    by_subject: dict[str, dict[Level, int]] = {
+        kind: {lv: found.get((kind, lv), 0) for lv in LEVELS} for kind in kinds
+    }
+    counts: dict[Level, int] = {lv: sum(c[lv] for c in by_subject.values()) for lv in LEVELS}
+    wanted = [(kind, store, lv) for kind, store in stores for lv in LEVELS if found.get((kind, lv))]
     items: dict[Level, list[BoardItem]] = {level: [] for level in LEVELS}
-    for kind in kinds:
-        store = subjects.get(kind).store
-        found = await repository.count_open_by_level(session, store)
-        per_level: dict[Level, int] = {lv: found.get(lv, 0) for lv in LEVELS}
-        by_subject[kind] = per_level
-        for lv in LEVELS:
-            counts[lv] += per_level[lv]
-            if limit and per_level[lv]:
-                rows = await repository.open_at_level(session, store, lv, limit)
-                items[lv].extend(
-                    BoardItem(
-                        subject_type=kind,
-                        id=row["id"],
-                        number=row["number"],
-                        title=row["title"],
-                        status=getattr(row["status"], "value", row["status"]),
-                        warning_level=WarningLevel(lv),
-                        warning_level_meaning=LEVEL_MEANING[WarningLevel(lv)],
-                        since=row["since"],
-                        next_due_at=_next_due(row["sla"] or [], lv),
-                        sla=[ClockSummary.model_validate(c) for c in row["sla"] or []],
-                        assignee=(
-                            None
-                            if row["assignee_id"] is None
-                            else Assignee(id=row["assignee_id"], name=row["assignee_name"])
-                        ),
-                        team=(
-                            None
-                            if row["team_id"] is None
-                            else TeamRef(id=row["team_id"], name=row["team_name"])
-                        ),
-                    )
-                    for row in rows
-                )
-    for lv in LEVELS:
-        items[lv] = sorted(items[lv], key=lambda i: (i.since, str(i.id)))[:limit]
+    rows = await repository.board_items(session, wanted, limit)
+    # Each kind's oldest; the oldest of all kinds together are kept.
+    rows.sort(key=lambda r: (r["since"], str(r["id"])))
+    for row in rows:
+        lv: Level = row["level"]
+        if len(items[lv]) < limit:
+            items[lv].append(_item(row))
     return Board(generated_at=now, counts=counts, by_subject=by_subject, items=items)
+
+
+def _item(row: dict[str, Any]) -> BoardItem:
+    level = WarningLevel(row["level"])
+    return BoardItem(
+        subject_type=row["kind"],
+        id=row["id"],
+        number=row["number"],
+        title=row["title"],
+        status=row["status"],
+        warning_level=level,
+        warning_level_meaning=LEVEL_MEANING[level],
+        since=row["since"],
+        next_due_at=_next_due(row["sla"] or [], level.value),
+        sla=[ClockSummary.model_validate(c) for c in row["sla"] or []],
+        assignee=(
+            None
+            if row["assignee_id"] is None
+            else Assignee(id=row["assignee_id"], name=row["assignee_name"])
+        ),
+        team=None if row["team_id"] is None else TeamRef(id=row["team_id"], name=row["team_name"]),
+    )

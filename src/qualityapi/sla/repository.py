@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, null, or_, select, update
+from sqlalchemy import (
+    Row,
+    String,
+    Uuid,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -315,23 +331,41 @@ async def write_levels(
     )
 
 
-async def count_open_by_level(session: AsyncSession, store: LevelStore) -> dict[str, int]:
-    t = store.table
-    level = t.c[store.level]
-    stmt = (
-        select(level, func.count())
-        .where(t.c[store.status].in_(sorted(store.open_statuses)))
-        .group_by(level)
-    )
-    return {getattr(lv, "value", lv): int(n) for lv, n in (await session.execute(stmt)).all()}
+# The board reads every kind of subject in two statements, whatever the number of kinds
+# and levels: one count per kind and level, then the oldest items of each (kind, level)
+# that has any. Built once per shape; rebuilding them cost more than running them.
+Kinds = tuple[tuple[str, LevelStore], ...]
 
 
-async def open_at_level(
-    session: AsyncSession, store: LevelStore, level: str, limit: int
-) -> list[dict[str, Any]]:
-    """The oldest open subjects at ``level`` (id, number, title, status, since, sla, the
-    assignee's ``assignee_id`` and ``assignee_name``, the team's ``team_id`` and
-    ``team_name``)."""
+@functools.lru_cache(maxsize=32)
+def _board_counts_statement(kinds: Kinds) -> Any:
+    parts = []
+    for kind, store in kinds:
+        t = store.table
+        level = t.c[store.level]
+        parts.append(
+            select(
+                literal(kind, String).label("kind"),
+                type_coerce(level, String).label("level"),
+                func.count().label("n"),
+            )
+            .where(t.c[store.status].in_(sorted(store.open_statuses)))
+            .group_by(level)
+        )
+    return union_all(*parts)
+
+
+async def board_counts(session: AsyncSession, kinds: Kinds) -> dict[tuple[str, str], int]:
+    """Open subjects per (kind, level)."""
+    if not kinds:
+        return {}
+    rows = await session.execute(_board_counts_statement(kinds))
+    return {(kind, level): int(n) for kind, level, n in rows}
+
+
+def _oldest_at_level(store: LevelStore, kind: str, level: str, limit: int) -> Any:
+    """The oldest open subjects of one kind at ``level``, in the board's columns (the same
+    types in every kind, so that they make one UNION)."""
     t = store.table
     staff = table_of(Staff)
     teams = table_of(Team)
@@ -341,24 +375,47 @@ async def open_at_level(
     source: Any = t if assignee is None else t.outerjoin(staff, staff.c.id == assignee)
     if team is not None:
         source = source.outerjoin(teams, teams.c.id == team)
-    stmt = (
+    no_id = cast(null(), Uuid)
+    no_text = cast(null(), String)
+    oldest = (
         select(
+            literal(kind, String).label("kind"),
+            literal(level, String).label("level"),
             t.c[store.id].label("id"),
-            t.c[store.number].label("number"),
-            (t.c[store.title] if store.title else null()).label("title"),
-            t.c[store.status].label("status"),
+            type_coerce(t.c[store.number], String).label("number"),
+            (type_coerce(t.c[store.title], String) if store.title else no_text).label("title"),
+            type_coerce(t.c[store.status], String).label("status"),
             t.c[store.since].label("since"),
             t.c[store.summary].label("sla"),
-            (null() if assignee is None else assignee).label("assignee_id"),
-            (null() if assignee is None else staff.c.name).label("assignee_name"),
-            (null() if team is None else team).label("team_id"),
-            (null() if team is None else teams.c.name).label("team_name"),
+            (no_id if assignee is None else assignee).label("assignee_id"),
+            (no_text if assignee is None else staff.c.name).label("assignee_name"),
+            (no_id if team is None else team).label("team_id"),
+            (no_text if team is None else teams.c.name).label("team_name"),
         )
         .select_from(source)
         .where(t.c[store.status].in_(sorted(store.open_statuses)), t.c[store.level] == level)
         .order_by(t.c[store.since], t.c[store.id])
         .limit(limit)
+        .subquery()
     )
+    # As a subquery: SQLite allows no ORDER BY or LIMIT in a member of a compound SELECT.
+    return select(oldest)
+
+
+@functools.lru_cache(maxsize=256)
+def _board_items_statement(wanted: tuple[tuple[str, LevelStore, str], ...], limit: int) -> Any:
+    return union_all(*(_oldest_at_level(store, kind, lv, limit) for kind, store, lv in wanted))
+
+
+async def board_items(
+    session: AsyncSession, wanted: Sequence[tuple[str, LevelStore, str]], limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` of the oldest open subjects of each (kind, store, level) in
+    ``wanted``: kind, level, id, number, title, status, since, sla, the assignee's
+    ``assignee_id`` and ``assignee_name``, the team's ``team_id`` and ``team_name``."""
+    if not wanted or limit <= 0:
+        return []
+    stmt = _board_items_statement(tuple(wanted), limit)
     return [dict(row) for row in (await session.execute(stmt)).mappings()]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import Row, bindparam, func, insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -132,8 +132,9 @@ class WorkOrderFilter:
 
 async def list_page(
     session: AsyncSession, params: PageParams, f: WorkOrderFilter
-) -> Sequence[WorkOrder]:
-    stmt = select(WorkOrder)
+) -> Sequence[Row[Any]]:
+    """Rows for reading only (as ``get_values``: no ORM objects to build for a page)."""
+    stmt = select(_work_orders)
     if f.status:
         stmt = stmt.where(WorkOrder.status.in_(f.status))
     if f.priority:
@@ -151,7 +152,7 @@ async def list_page(
     if f.created_to is not None:
         stmt = stmt.where(WorkOrder.created_at < f.created_to)
     stmt = paginate_newest_first(stmt, params, WorkOrder.created_at, WorkOrder.id)
-    return (await session.execute(stmt)).scalars().all()
+    return (await session.execute(stmt)).all()
 
 
 async def list_logs(

@@ -99,7 +99,8 @@ async def list_work_orders(
         created_to=created_to,
     )
     rows, cursor = split_page(list(await repository.list_page(session, page, f)), page)
-    return Page(items=[read(wo) for wo in rows], next_cursor=cursor)
+    items = [service.read_values(row._asdict()) for row in rows]
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.get("/work-orders/{work_order_id}", responses=problem_responses(404))
