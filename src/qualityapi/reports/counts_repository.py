@@ -11,18 +11,30 @@ not folded yet, and the events of the partial days at its edges, in one statemen
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, Select, func, literal_column, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.db.base import table_of
-from qualityapi.reports.ledger_repository import FOLD_LOCK, bucket_of, dialect_of
+from qualityapi.reports.ledger_repository import (
+    FOLD_LOCK,
+    BoundPiece,
+    Inner,
+    Shape,
+    bound_inner,
+    bound_pieces,
+    bucket_of,
+    dialect_of,
+    piece_params,
+    shape_of,
+)
 from qualityapi.reports.models import CountDaily, CountEvent
-from qualityapi.reports.periods import DAY, Piece, pieces
+from qualityapi.reports.periods import DAY, pieces
 
 WORK_ORDER_CREATED = "work_order.created"
 COMPLAINT_CREATED = "complaint.created"
@@ -101,13 +113,13 @@ class CountRow:
 
 
 def _event_part(
-    piece: Piece, *, kinds: Sequence[str], inner: Sequence[datetime], dialect: str
+    piece: BoundPiece, *, kinds: tuple[str, ...], inner: Inner, dialect: str
 ) -> Select[Any]:
     e = _events.c
     bucket = (
         literal_column(str(piece.bucket), Integer)
         if piece.bucket is not None
-        else bucket_of(e.at, inner)
+        else bucket_of(e.at, inner.at)
     )
     stmt = select(bucket.label("bucket"), e.kind, e.key1, e.key2, e.n).where(
         e.kind.in_(list(kinds)), e.at >= piece.lo, e.at < piece.hi
@@ -118,16 +130,33 @@ def _event_part(
     return stmt
 
 
-def _sums_part(piece: Piece, *, kinds: Sequence[str], inner: Sequence[datetime]) -> Select[Any]:
+def _sums_part(piece: BoundPiece, *, kinds: tuple[str, ...], inner: Inner) -> Select[Any]:
     d = _daily.c
-    days: list[date] = [b.date() for b in inner]
     bucket = (
         literal_column(str(piece.bucket), Integer)
         if piece.bucket is not None
-        else bucket_of(d.day, days)
+        else bucket_of(d.day, inner.day)
     )
     return select(bucket.label("bucket"), d.kind, d.key1, d.key2, d.n).where(
-        d.kind.in_(list(kinds)), d.day >= piece.lo.date(), d.day < piece.hi.date()
+        d.kind.in_(list(kinds)), d.day >= piece.lo_day, d.day < piece.hi_day
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _counts_statement(
+    shape: Shape, n_inner: int, kinds: tuple[str, ...], dialect: str
+) -> Select[Any]:
+    """One statement per shape of the periods (see ``ledger_repository.Shape``)."""
+    inner = bound_inner(n_inner)
+    parts = [
+        _sums_part(piece, kinds=kinds, inner=inner)
+        if piece.source == "sums"
+        else _event_part(piece, kinds=kinds, inner=inner, dialect=dialect)
+        for piece in bound_pieces(shape)
+    ]
+    u = union_all(*parts).subquery("u")
+    return select(u.c.bucket, u.c.kind, u.c.key1, u.c.key2, func.sum(u.c.n)).group_by(
+        u.c.bucket, u.c.kind, u.c.key1, u.c.key2
     )
 
 
@@ -142,19 +171,10 @@ async def counts(
     days at each period's edges (``periods.pieces``)."""
     bounds = list(boundaries)
     inner = bounds[1:-1]
-    dialect = dialect_of(session)
-    parts = [
-        _sums_part(piece, kinds=kinds, inner=inner)
-        if piece.source == "sums"
-        else _event_part(piece, kinds=kinds, inner=inner, dialect=dialect)
-        for piece in pieces(bounds, grains=(DAY,))
-    ]
-    u = union_all(*parts).subquery("u")
-    stmt = select(u.c.bucket, u.c.kind, u.c.key1, u.c.key2, func.sum(u.c.n)).group_by(
-        u.c.bucket, u.c.kind, u.c.key1, u.c.key2
-    )
+    plan = pieces(bounds, grains=(DAY,))
+    stmt = _counts_statement(shape_of(plan), len(inner), tuple(kinds), dialect_of(session))
     return [
         CountRow(int(r[0]), r[1], r[2], r[3], int(r[4]))
-        for r in await session.execute(stmt)
+        for r in await session.execute(stmt, piece_params(plan, inner))
         if r[4]
     ]

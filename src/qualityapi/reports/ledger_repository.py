@@ -29,11 +29,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     Select,
     String,
@@ -218,16 +219,81 @@ def bucket_of(column: Any, inner: Sequence[Any]) -> ColumnElement[Any]:
     return case(*((column < b, i) for i, b in enumerate(inner)), else_=len(inner))
 
 
-def _bucket(piece: Piece, column: Any, inner: Sequence[Any]) -> ColumnElement[Any]:
+# A read's statement depends on its periods only through their shape (which pieces, of
+# which grain, counted in which period); the instants are bound parameters. So one
+# statement per shape is built and kept, and SQLAlchemy finds its compiled form at once:
+# building the expression tree anew cost more than running it.
+Shape = tuple[tuple[str, timedelta | None, int | None], ...]
+
+
+@dataclass(frozen=True)
+class BoundPiece:
+    """A ``Piece`` whose edges are bound parameters (as instants, and as UTC dates for
+    the daily sums)."""
+
+    source: str
+    grain: timedelta | None
+    bucket: int | None
+    lo: Any
+    hi: Any
+    lo_day: Any
+    hi_day: Any
+
+
+@dataclass(frozen=True)
+class Inner:
+    """The inner boundaries of a read as bound parameters: instants, and UTC dates."""
+
+    at: list[Any]
+    day: list[Any]
+
+
+def shape_of(plan: Sequence[Piece]) -> Shape:
+    return tuple((p.source, p.grain, p.bucket) for p in plan)
+
+
+def bound_pieces(shape: Shape) -> list[BoundPiece]:
+    def at(name: str) -> Any:
+        return bindparam(name, type_=UtcDateTime())
+
+    def day(name: str) -> Any:
+        return bindparam(name, type_=Date())
+
+    return [
+        BoundPiece(
+            source, grain, bucket, at(f"lo{i}"), at(f"hi{i}"), day(f"lod{i}"), day(f"hid{i}")
+        )
+        for i, (source, grain, bucket) in enumerate(shape)
+    ]
+
+
+def bound_inner(n: int) -> Inner:
+    return Inner(
+        [bindparam(f"b{j}", type_=UtcDateTime()) for j in range(n)],
+        [bindparam(f"bd{j}", type_=Date()) for j in range(n)],
+    )
+
+
+def piece_params(plan: Sequence[Piece], inner: Sequence[datetime]) -> dict[str, Any]:
+    """The values of ``bound_pieces(shape_of(plan))`` and ``bound_inner(len(inner))``."""
+    params: dict[str, Any] = {}
+    for i, p in enumerate(plan):
+        params |= {f"lo{i}": p.lo, f"hi{i}": p.hi, f"lod{i}": p.lo.date(), f"hid{i}": p.hi.date()}
+    for j, b in enumerate(inner):
+        params |= {f"b{j}": b, f"bd{j}": b.date()}
+    return params
+
+
+def _bucket(piece: BoundPiece, column: Any, inner: Sequence[Any]) -> ColumnElement[Any]:
     if piece.bucket is not None:
         return literal_column(str(piece.bucket), Integer)
     return bucket_of(column, inner)
 
 
 def _ledger_part(
-    piece: Piece,
+    piece: BoundPiece,
     *,
-    inner: Sequence[datetime],
+    inner: Inner,
     dims: Sequence[str],
     subject_type: str | None,
     dialect: str,
@@ -236,7 +302,7 @@ def _ledger_part(
     keys += [literal_column("''")] * (2 - len(dims))
     f = _facts.c
     stmt = select(
-        _bucket(piece, f.decided_at, inner).label("bucket"),
+        _bucket(piece, f.decided_at, inner.at).label("bucket"),
         f.subject_type,
         f.target,
         keys[0].label("k1"),
@@ -260,12 +326,12 @@ _UNROLLED = {
 
 
 def _sums_part(
-    piece: Piece, *, inner: Sequence[datetime], dims: Sequence[str], subject_type: str | None
+    piece: BoundPiece, *, inner: Inner, dims: Sequence[str], subject_type: str | None
 ) -> Select[Any]:
     if piece.grain == HOUR:
         h = _hourly.c
         stmt = select(
-            _bucket(piece, h.hour, inner).label("bucket"),
+            _bucket(piece, h.hour, inner.at).label("bucket"),
             h.subject_type,
             h.target,
             literal_column("''").label("k1"),
@@ -276,9 +342,8 @@ def _sums_part(
         ).where(h.hour >= piece.lo, h.hour < piece.hi)
         return stmt if subject_type is None else stmt.where(h.subject_type == subject_type)
     d = _daily.c
-    days: list[date] = [b.date() for b in inner]
     stmt = select(
-        _bucket(piece, d.day, days).label("bucket"),
+        _bucket(piece, d.day, inner.day).label("bucket"),
         d.subject_type,
         d.target,
         d.key1.label("k1"),
@@ -286,7 +351,7 @@ def _sums_part(
         d.met,
         d.breached,
         d.cancelled,
-    ).where(d.dims == dims_name(dims), d.day >= piece.lo.date(), d.day < piece.hi.date())
+    ).where(d.dims == dims_name(dims), d.day >= piece.lo_day, d.day < piece.hi_day)
     return stmt if subject_type is None else stmt.where(d.subject_type == subject_type)
 
 
@@ -309,9 +374,23 @@ async def outcome_counts(
     bounds = list(boundaries)
     inner = bounds[1:-1]
     grains = () if ledger_only else ((HOUR, DAY) if not dims else (DAY,))
-    dialect = dialect_of(session)
+    plan = pieces(bounds, grains=grains)
+    stmt = _outcome_statement(
+        shape_of(plan), len(inner), tuple(dims), subject_type, dialect_of(session)
+    )
+    return [
+        OutcomeRow(int(r[0]), r[1], r[2], (r[3], r[4]), int(r[5]), int(r[6]), int(r[7]))
+        for r in await session.execute(stmt, piece_params(plan, inner))
+    ]
+
+
+@functools.lru_cache(maxsize=256)
+def _outcome_statement(
+    shape: Shape, n_inner: int, dims: tuple[str, ...], subject_type: str | None, dialect: str
+) -> Select[Any]:
+    inner = bound_inner(n_inner)
     parts = []
-    for piece in pieces(bounds, grains=grains):
+    for piece in bound_pieces(shape):
         if piece.source == "sums":
             parts.append(_sums_part(piece, inner=inner, dims=dims, subject_type=subject_type))
         else:
@@ -321,7 +400,7 @@ async def outcome_counts(
                 )
             )
     u = union_all(*parts).subquery("u")
-    stmt = select(
+    return select(
         u.c.bucket,
         u.c.subject_type,
         u.c.target,
@@ -331,10 +410,6 @@ async def outcome_counts(
         func.sum(u.c.breached),
         func.sum(u.c.cancelled),
     ).group_by(u.c.bucket, u.c.subject_type, u.c.target, u.c.k1, u.c.k2)
-    return [
-        OutcomeRow(int(r[0]), r[1], r[2], (r[3], r[4]), int(r[5]), int(r[6]), int(r[7]))
-        for r in await session.execute(stmt)
-    ]
 
 
 def _subject_joins() -> tuple[Any, dict[str, ColumnElement[Any]]]:
