@@ -9,6 +9,7 @@ aggregates come back: grouped rows, never one row per work order.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,16 +99,63 @@ class EarlyReopens:
     by_first_assignee_recent: int
 
 
-def _step(column: Any, starts: Sequence[datetime], values: Sequence[datetime]) -> Any:
+def _step(column: Any, starts: Sequence[Any], values: Sequence[Any]) -> Any:
     """``values[i]`` for ``column`` in ``[starts[i], starts[i + 1])``, as nested CASEs
     (a binary search: a few comparisons per row, however many days)."""
     if len(values) == 1:
-        return bindparam(None, values[0], type_=UtcDateTime())
+        return values[0]
     mid = len(values) // 2
     return case(
         (column < starts[mid], _step(column, starts[:mid], values[:mid])),
         else_=_step(column, starts[mid:], values[mid:]),
     )
+
+
+def _at(name: str) -> Any:
+    return bindparam(name, type_=UtcDateTime())
+
+
+@functools.lru_cache(maxsize=64)
+def _early_reopens_statement(periods: int, days: int, recent: bool) -> Any:
+    """The statement of ``early_reopens`` for ``periods`` periods over ``days`` local
+    days; kept per shape (the values are bound parameters: ``b0``.. the boundaries,
+    ``s0``.. the day starts, ``w0``.. their windows' ends, ``recent``)."""
+    r = _resolutions.c
+    bounds = [_at(f"b{i}") for i in range(periods + 1)]
+    window_end = _step(
+        r.resolved_at, [_at(f"s{i}") for i in range(days)], [_at(f"w{i}") for i in range(days)]
+    )
+
+    def flag(condition: Any) -> Any:
+        return case((condition, 1), else_=0)
+
+    recent_flag: Any = (
+        flag(and_(r.by_first_assignee, r.resolved_at >= _at("recent")))
+        if recent
+        else literal_column("0")
+    )
+    # Per order in a subquery, summed outside: PostgreSQL cannot match a GROUP BY
+    # expression holding bound values with the same expression in the SELECT list.
+    per_order = (
+        select(
+            bucket_of(r.resolved_at, bounds[1:-1]).label("bucket"),
+            r.category.label("category"),
+            flag(r.by_first_assignee).label("by_first"),
+            recent_flag.label("recent"),
+        )
+        .where(
+            # The partial index's own expression, as a literal.
+            text("report_first_resolutions.reopened_at IS NOT NULL"),
+            r.resolved_at >= bounds[0],
+            r.resolved_at < bounds[-1],
+            r.reopened_at < window_end,
+        )
+        .subquery("per_order")
+    )
+    c = per_order.c
+    return select(
+        c.bucket, c.category, func.count(), func.sum(c.by_first), func.sum(c.recent)
+    ).group_by(c.bucket, c.category)
 
 
 async def early_reopens(
@@ -123,42 +171,15 @@ async def early_reopens(
     ``day_starts[i]``), those of them by the first assignee, and of those the ones
     resolved from ``recent_from`` on. Only reopened resolutions are read (a partial
     index: a few per cent of them)."""
-    r = _resolutions.c
-    window_end = _step(r.resolved_at, day_starts, window_ends)
-
-    def flag(condition: Any) -> Any:
-        return case((condition, 1), else_=0)
-
-    recent: Any = (
-        flag(and_(r.by_first_assignee, r.resolved_at >= recent_from))
-        if recent_from is not None
-        else literal_column("0")
-    )
-    # Per order in a subquery, summed outside: PostgreSQL cannot match a GROUP BY
-    # expression holding bound values with the same expression in the SELECT list.
-    per_order = (
-        select(
-            bucket_of(r.resolved_at, list(boundaries[1:-1])).label("bucket"),
-            r.category.label("category"),
-            flag(r.by_first_assignee).label("by_first"),
-            recent.label("recent"),
-        )
-        .where(
-            # The partial index's own expression, as a literal.
-            text("report_first_resolutions.reopened_at IS NOT NULL"),
-            r.resolved_at >= boundaries[0],
-            r.resolved_at < boundaries[-1],
-            r.reopened_at < window_end,
-        )
-        .subquery("per_order")
-    )
-    c = per_order.c
-    stmt = select(
-        c.bucket, c.category, func.count(), func.sum(c.by_first), func.sum(c.recent)
-    ).group_by(c.bucket, c.category)
+    stmt = _early_reopens_statement(len(boundaries) - 1, len(window_ends), recent_from is not None)
+    params: dict[str, Any] = {f"b{i}": b for i, b in enumerate(boundaries)}
+    params |= {f"s{i}": t for i, t in enumerate(day_starts)}
+    params |= {f"w{i}": t for i, t in enumerate(window_ends)}
+    if recent_from is not None:
+        params["recent"] = recent_from
     return [
         EarlyReopens(int(x[0]), x[1], int(x[2]), int(x[3]), int(x[4]))
-        for x in await session.execute(stmt)
+        for x in await session.execute(stmt, params)
     ]
 
 
