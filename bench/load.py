@@ -1,7 +1,8 @@
 """A realistic, bounded mix against one real process on SQLite, or several processes on
 one PostgreSQL: throughput and p50/p99 per route, and each route's p99 as a multiple of a
 bare FastAPI endpoint's p99 measured in the same run (``bench/baseline_app.py``'s
-``GET /bare``, same connections, same offered rate).
+``GET /bare``, same connections, same offered rate). The two take turns in five slices
+(10 s of bare in all), so that a drift of the shared machine's speed falls on both alike.
 
 **Bounded** means an offered rate (``--rate``, requests/s over all connections), as a
 help desk's clients produce it, not a closed loop that sends the next request the moment
@@ -56,6 +57,7 @@ AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
 GOAL_P99_VS_BARE = 10.0
 DEFAULT_RATE = 100.0  # requests/s offered over all connections
 SAMPLE_EVERY_S = 10.0
+SLICES = 5  # turns of bare and mix in a run that is not a soak
 LIFECYCLE = ("respond", "arrive", "resolve", "close")
 # One round of the mix, in order (a round is 20 requests).
 ROUND = (
@@ -326,24 +328,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             app.wait_ready("/readyz")
         base.wait_ready("/bare")
         urls = [app.base_url for app in apps]
-        bare = BareMix(deadline=time.perf_counter() + min(10.0, seconds))
-        asyncio.run(run_mix(bare, [base.base_url], connections=args.connections, rate=args.rate))
         pace = f"{args.rate:.0f} req/s offered" if args.rate > 0 else "closed loop"
         print(f"qualityapi bench.load: {args.db}, {replicas} process(es), "
               f"{args.connections} connections, {pace}")  # fmt: skip
         if args.soak is not None:
             print(f"soak {seconds:.0f}s, sampling every {SAMPLE_EVERY_S:.0f}s:")
         ids = asyncio.run(warm_up(urls))
-        mix = Mix(deadline=time.perf_counter() + seconds, ids=ids)
-        elapsed, samples = asyncio.run(
-            run_mix(
-                mix,
-                urls,
-                connections=args.connections,
-                rate=args.rate,
-                pids=[app.pid for app in apps] if args.soak is not None else (),
+        bare = BareMix(deadline=0.0)
+        mix = Mix(deadline=0.0, ids=ids)
+        # Not a soak: the bare endpoint and the mix take turns in slices, so that both see
+        # the same machine (on a shared 2-core host the floor drifts by 2x over a minute,
+        # and one measured only before the mix would compare two different moments).
+        slices = 1 if args.soak is not None else SLICES
+        elapsed, samples = 0.0, []
+        for _ in range(slices):
+            bare.deadline = time.perf_counter() + min(10.0, seconds) / slices
+            asyncio.run(
+                run_mix(bare, [base.base_url], connections=args.connections, rate=args.rate)
             )
-        )
+            mix.deadline = time.perf_counter() + seconds / slices
+            took, sampled = asyncio.run(
+                run_mix(
+                    mix,
+                    urls,
+                    connections=args.connections,
+                    rate=args.rate,
+                    pids=[app.pid for app in apps] if args.soak is not None else (),
+                )
+            )
+            elapsed += took
+            samples += sampled
         for app in apps:
             app.check_alive()
     bare_values = bare.latencies["bare"]
