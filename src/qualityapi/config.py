@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     # Postgres pool size per process; SQLite always uses one connection (single writer).
     db_pool_size: int = Field(default=20, ge=1)
+    # SQLite: how often a worker thread copies the write-ahead log back into the database
+    # file (db/sqlite_checkpoint.py), so that no request's commit has to.
+    sqlite_checkpoint_interval_seconds: float = Field(default=0.2, gt=0, le=60)
     # How long an authenticated key stays cached in-process; a revocation reaches other
     # replicas after at most this long.
     auth_cache_seconds: float = Field(default=30.0, ge=0)

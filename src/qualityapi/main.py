@@ -28,9 +28,10 @@ from qualityapi.complaints import frequency as complaint_frequency
 from qualityapi.complaints import reactions as complaint_reactions
 from qualityapi.complaints.sla import ADAPTER as COMPLAINTS
 from qualityapi.config import Settings, get_settings
-from qualityapi.db.engine import make_engine
+from qualityapi.db.engine import make_engine, sqlite_file
 from qualityapi.db.migrations import head_revision
 from qualityapi.db.session import make_sessionmaker
+from qualityapi.db.sqlite_checkpoint import Checkpointer
 from qualityapi.errors import UnhandledErrors, document_problems, install_error_handlers
 from qualityapi.events import reactions
 from qualityapi.health import metrics as ops_metrics
@@ -133,7 +134,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        database_file = sqlite_file(settings.database_url)
+        engine = make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            background_checkpoints=database_file is not None,
+        )
+        app.state.checkpointer = None
+        if database_file is not None:
+            app.state.checkpointer = Checkpointer(
+                database_file, interval=settings.sqlite_checkpoint_interval_seconds
+            )
         install_lock_timeout(engine, settings.lock_timeout_ms)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
@@ -204,6 +215,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         elif banner:
             # Last, after the start-up lines, so the key stays on the screen.
             print(banner, file=sys.stderr, flush=True)
+        if app.state.checkpointer is not None:
+            app.state.checkpointer.start()
         try:
             yield
         finally:
@@ -220,6 +233,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             scheduler_lock.release()
             await sender.aclose()
             ops_metrics.OPERATIONS.detach(engine)
+            if app.state.checkpointer is not None:
+                await app.state.checkpointer.stop()
             await engine.dispose()
 
     app = FastAPIOffline(
