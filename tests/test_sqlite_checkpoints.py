@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import text
 
 from qualityapi.clock import FrozenClock
 from qualityapi.db.migrations import upgrade
-from qualityapi.db.sqlite_checkpoint import FALLBACK_PAGES
+from qualityapi.db.sqlite_checkpoint import FALLBACK_PAGES, Checkpointer
 from tests.conftest import MIGRATIONS, START, Api, started_api
 from tests.helpers import create_work_order
 
@@ -37,7 +38,9 @@ async def _create(api: Api, n: int) -> None:
 
 async def test_commits_leave_the_checkpoints_to_the_background(sqlite_url: str) -> None:
     # The background checkpointer does not come round in this test: the test runs it.
-    async with started_api(sqlite_url, FrozenClock(START), sqlite_checkpoint_interval_seconds=60) as api:
+    async with started_api(
+        sqlite_url, FrozenClock(START), sqlite_checkpoint_interval_seconds=60
+    ) as api:
         async with api.app.state.engine.connect() as conn:
             threshold = (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one()
         assert threshold == FALLBACK_PAGES
@@ -54,7 +57,9 @@ async def test_commits_leave_the_checkpoints_to_the_background(sqlite_url: str) 
 
 
 async def test_the_checkpointer_keeps_up_by_itself(sqlite_url: str) -> None:
-    async with started_api(sqlite_url, FrozenClock(START), sqlite_checkpoint_interval_seconds=0.05) as api:
+    async with started_api(
+        sqlite_url, FrozenClock(START), sqlite_checkpoint_interval_seconds=0.05
+    ) as api:
         checkpointer = api.app.state.checkpointer
         await _create(api, 20)
         # Waits for the job's next pass (the clock is frozen; this is the worker's own
@@ -73,3 +78,29 @@ async def test_an_api_on_postgresql_has_no_checkpointer(database_url: str) -> No
         pytest.skip("PostgreSQL has no WAL file for the service to checkpoint")
     async with started_api(database_url, FrozenClock(START)) as api:
         assert api.app.state.checkpointer is None
+
+
+async def test_stopping_waits_for_a_checkpoint_under_way(tmp_path: Path) -> None:
+    # A stop while a checkpoint runs on its thread closed the connection under it: the
+    # suite's process died of a segmentation fault. Both orders, many times over.
+    path = tmp_path / "race.db"
+    setup = sqlite3.connect(path)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE t (x TEXT)")
+    for round_ in range(40):
+        setup.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
+        setup.commit()
+        checkpointer = Checkpointer(str(path), interval=60)
+        await checkpointer.checkpoint()  # the connection exists
+        setup.executemany("INSERT INTO t VALUES (?)", [("y" * 500,)] * 4000)
+        setup.commit()
+        running = asyncio.ensure_future(checkpointer.checkpoint())
+        if round_ % 2:
+            await asyncio.sleep(0)
+        await checkpointer.stop()
+        try:
+            found = await running
+        except sqlite3.ProgrammingError:
+            continue  # it came after the stop: refused, no connection opened again
+        assert found.checkpointed_frames == found.log_frames
+    setup.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from dataclasses import dataclass
 
 import structlog
@@ -45,6 +46,11 @@ class Checkpointer:
         self._interval = interval
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        # Cancelling the task does not stop a checkpoint already running on its thread:
+        # closing the connection under it crashed the process. The lock makes the close
+        # wait for it; ``_closed`` keeps a late call from opening a new connection.
+        self._lock = threading.Lock()
+        self._closed = False
         # The latest checkpoint's answer (None before the first): what an operator or a
         # test can read to see the log kept short.
         self.last: CheckpointResult | None = None
@@ -58,9 +64,14 @@ class Checkpointer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._conn is not None:
-            await asyncio.to_thread(self._conn.close)
-            self._conn = None
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     async def checkpoint(self) -> CheckpointResult:
         """One checkpoint now, on a worker thread."""
@@ -78,9 +89,14 @@ class Checkpointer:
                 log.warning("sqlite_checkpoint_failed", error=str(exc))
 
     def _checkpoint(self) -> CheckpointResult:
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the checkpointer is stopped")
+            return self._checkpoint_locked()
+
+    def _checkpoint_locked(self) -> CheckpointResult:
         if self._conn is None:
-            # Used by one worker thread at a time (``to_thread`` calls are awaited in turn),
-            # not always the same one.
+            # Used by one worker thread at a time (under the lock), not always the same one.
             conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
             # Only ever a brief wait: a checkpoint that cannot go on is simply tried again.
             conn.execute("PRAGMA busy_timeout=100")

@@ -343,32 +343,21 @@ def _sums_part(
         return stmt if subject_type is None else stmt.where(h.subject_type == subject_type)
     d = _daily.c
     days = (d.dims == dims_name(dims), d.day >= piece.lo_day, d.day < piece.hi_day)
-    if piece.bucket is not None:
-        # One period: summed here, group by group, in the order of the groups' covering
-        # index (migration 0013), not a row per day and group sorted afterwards: 24 months
-        # by priority and team are 65,000 rows (SQLite, 1,000,000 orders: 87 -> 14 ms).
-        stmt = select(
-            _bucket(piece, d.day, inner.day).label("bucket"),
-            d.subject_type,
-            d.target,
-            d.key1.label("k1"),
-            d.key2.label("k2"),
-            func.sum(d.met).label("met"),
-            func.sum(d.breached).label("breached"),
-            func.sum(d.cancelled).label("cancelled"),
-        )
-        stmt = stmt.where(*days).group_by(d.subject_type, d.target, d.key1, d.key2)
-    else:
-        stmt = select(
-            _bucket(piece, d.day, inner.day).label("bucket"),
-            d.subject_type,
-            d.target,
-            d.key1.label("k1"),
-            d.key2.label("k2"),
-            d.met,
-            d.breached,
-            d.cancelled,
-        ).where(*days)
+    # One period: summed here, group by group, in the order of the groups' covering index
+    # (migration 0013), not a row per day and group sorted afterwards: 24 months by
+    # priority and team are 65,000 rows (SQLite, 1,000,000 orders: 87 -> 14 ms).
+    grouped = piece.bucket is not None
+    measures = [d.met, d.breached, d.cancelled]
+    stmt = select(
+        _bucket(piece, d.day, inner.day).label("bucket"),
+        d.subject_type,
+        d.target,
+        d.key1.label("k1"),
+        d.key2.label("k2"),
+        *([func.sum(m).label(m.name) for m in measures] if grouped else measures),
+    ).where(*days)
+    if grouped:
+        stmt = stmt.group_by(d.subject_type, d.target, d.key1, d.key2)
     return stmt if subject_type is None else stmt.where(d.subject_type == subject_type)
 
 
