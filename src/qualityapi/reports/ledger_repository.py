@@ -252,26 +252,32 @@ def shape_of(plan: Sequence[Piece]) -> Shape:
     return tuple((p.source, p.grain, p.bucket) for p in plan)
 
 
+def bound_at(name: str) -> Any:
+    """A bound parameter holding an instant."""
+    return bindparam(name, type_=UtcDateTime())
+
+
+def _bound_day(name: str) -> Any:
+    return bindparam(name, type_=Date())
+
+
 def bound_pieces(shape: Shape) -> list[BoundPiece]:
-    def at(name: str) -> Any:
-        return bindparam(name, type_=UtcDateTime())
-
-    def day(name: str) -> Any:
-        return bindparam(name, type_=Date())
-
     return [
         BoundPiece(
-            source, grain, bucket, at(f"lo{i}"), at(f"hi{i}"), day(f"lod{i}"), day(f"hid{i}")
+            source,
+            grain,
+            bucket,
+            bound_at(f"lo{i}"),
+            bound_at(f"hi{i}"),
+            _bound_day(f"lod{i}"),
+            _bound_day(f"hid{i}"),
         )
         for i, (source, grain, bucket) in enumerate(shape)
     ]
 
 
 def bound_inner(n: int) -> Inner:
-    return Inner(
-        [bindparam(f"b{j}", type_=UtcDateTime()) for j in range(n)],
-        [bindparam(f"bd{j}", type_=Date()) for j in range(n)],
-    )
+    return Inner([bound_at(f"b{j}") for j in range(n)], [_bound_day(f"bd{j}") for j in range(n)])
 
 
 def piece_params(plan: Sequence[Piece], inner: Sequence[datetime]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     String,
     and_,
-    bindparam,
     case,
     func,
     literal_column,
@@ -30,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.complaints.models import Complaint, ImprovementPlan
-from qualityapi.db.base import UtcDateTime, table_of
+from qualityapi.db.base import table_of
 from qualityapi.events.models import OutboxMessage
-from qualityapi.reports.ledger_repository import bucket_of, dialect_of
+from qualityapi.reports.ledger_repository import bound_at, bucket_of, dialect_of
 from qualityapi.reports.models import ClockOutcome, FirstResolution
 from qualityapi.staff.models import Staff, Team
 from qualityapi.timeline.models import TimelineEvent
@@ -111,26 +110,24 @@ def _step(column: Any, starts: Sequence[Any], values: Sequence[Any]) -> Any:
     )
 
 
-def _at(name: str) -> Any:
-    return bindparam(name, type_=UtcDateTime())
-
-
 @functools.lru_cache(maxsize=64)
 def _early_reopens_statement(periods: int, days: int, recent: bool) -> Any:
     """The statement of ``early_reopens`` for ``periods`` periods over ``days`` local
     days; kept per shape (the values are bound parameters: ``b0``.. the boundaries,
     ``s0``.. the day starts, ``w0``.. their windows' ends, ``recent``)."""
     r = _resolutions.c
-    bounds = [_at(f"b{i}") for i in range(periods + 1)]
+    bounds = [bound_at(f"b{i}") for i in range(periods + 1)]
     window_end = _step(
-        r.resolved_at, [_at(f"s{i}") for i in range(days)], [_at(f"w{i}") for i in range(days)]
+        r.resolved_at,
+        [bound_at(f"s{i}") for i in range(days)],
+        [bound_at(f"w{i}") for i in range(days)],
     )
 
     def flag(condition: Any) -> Any:
         return case((condition, 1), else_=0)
 
     recent_flag: Any = (
-        flag(and_(r.by_first_assignee, r.resolved_at >= _at("recent")))
+        flag(and_(r.by_first_assignee, r.resolved_at >= bound_at("recent")))
         if recent
         else literal_column("0")
     )
@@ -198,7 +195,7 @@ async def step_percentiles(
     """(step, orders, median, p90) in whole minutes over the orders first resolved in
     [lo, hi), by nearest rank: the first minute at which the share of orders reaches
     the percentile. Read from the covering index alone."""
-    window = (bindparam("lo", type_=UtcDateTime()), bindparam("hi", type_=UtcDateTime()))
+    window = (bound_at("lo"), bound_at("hi"))
     params = {"lo": lo, "hi": hi}
     if dialect_of(session) == "postgresql":
         # One scan and four in-memory sorts (percentile_disc is nearest rank): at a
