@@ -7,9 +7,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import case, exists, func, or_, select, update
+from sqlalchemy import Select, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.common.pagination import PageParams, paginate_newest_first
@@ -48,6 +49,19 @@ async def templates_by_id(
         return {}
     stmt = select(SurveyTemplate).where(SurveyTemplate.id.in_(wanted))
     return {t.id: t for t in (await session.execute(stmt)).scalars()}
+
+
+_DEFAULT_TEMPLATE_ID = (
+    select(SurveyTemplate.id)
+    .where(SurveyTemplate.is_default.is_(True), SurveyTemplate.superseded_by_id.is_(None))
+    .order_by(SurveyTemplate.created_at.desc())
+    .limit(1)
+)
+
+
+async def default_template_id(session: AsyncSession) -> uuid.UUID | None:
+    """The default template's id alone: what each new callback needs, every resolve."""
+    return (await session.execute(_DEFAULT_TEMPLATE_ID)).scalar_one_or_none()
 
 
 async def default_template(session: AsyncSession) -> SurveyTemplate | None:
@@ -150,6 +164,37 @@ async def pending_for_work_order(
     return (await session.execute(stmt)).scalars().all()
 
 
+class Previous(NamedTuple):
+    """The survey that makes a new one too soon: what the skip reason names."""
+
+    number: str
+    created_at: datetime
+
+
+@lru_cache(maxsize=4)
+def _recent_statement(by_phone: bool, by_email: bool) -> Select[str, datetime]:
+    # Built once per way of reaching the customer: every resolve asks it.
+    who = [
+        c
+        for c in (
+            Survey.customer_phone == bindparam("phone") if by_phone else None,
+            Survey.customer_email == bindparam("email") if by_email else None,
+        )
+        if c is not None
+    ]
+    return (
+        select(Survey.number, Survey.created_at)
+        .where(
+            or_(*who),
+            Survey.created_at >= bindparam("since"),
+            Survey.status.in_(ISSUED_STATUSES),
+            or_(Survey.work_order_id.is_(None), Survey.work_order_id != bindparam("other")),
+        )
+        .order_by(Survey.created_at.desc())
+        .limit(1)
+    )
+
+
 async def recently_surveyed(
     session: AsyncSession,
     *,
@@ -157,31 +202,16 @@ async def recently_surveyed(
     email: str | None,
     since: datetime,
     other_than_work_order: uuid.UUID,
-) -> Survey | None:
+) -> Previous | None:
     """The latest survey issued to this phone or e-mail since ``since``, for another work
     order (an order resolved again after a reopen always gets its callback)."""
-    who = [
-        c
-        for c in (
-            Survey.customer_phone == phone if phone else None,
-            Survey.customer_email == email if email else None,
-        )
-        if c is not None
-    ]
-    if not who:
+    if not phone and not email:
         return None
-    stmt = (
-        select(Survey)
-        .where(
-            or_(*who),
-            Survey.created_at >= since,
-            Survey.status.in_(ISSUED_STATUSES),
-            or_(Survey.work_order_id.is_(None), Survey.work_order_id != other_than_work_order),
-        )
-        .order_by(Survey.created_at.desc())
-        .limit(1)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    stmt = _recent_statement(bool(phone), bool(email))
+    params: dict[str, Any] = {"since": since, "other": other_than_work_order}
+    params.update({k: v for k, v in (("phone", phone), ("email", email)) if v})
+    row = (await session.execute(stmt, params)).first()
+    return None if row is None else Previous(row.number, row.created_at)
 
 
 async def attempts_of(

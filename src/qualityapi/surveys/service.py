@@ -147,8 +147,7 @@ async def issue(
         )
         survey.ended_at = now
     else:
-        template = await templates.ensure_default(session, now)
-        survey.template_id = template.id
+        survey.template_id = await templates.ensure_default_id(session, now)
         _show(survey, await sla.start(session, ADAPTER, facts_of(survey), now))
     session.add(survey)
     await session.flush()

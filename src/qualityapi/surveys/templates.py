@@ -315,6 +315,12 @@ def _saved(
 # --- the default template ----------------------------------------------------------------
 
 
+async def ensure_default_id(session: AsyncSession, now: datetime) -> uuid.UUID:
+    """The id of the template new callbacks use: one small read when it exists."""
+    found = await repository.default_template_id(session)
+    return found if found is not None else (await ensure_default(session, now)).id
+
+
 async def ensure_default(session: AsyncSession, now: datetime) -> SurveyTemplate:
     """The template new callbacks use; the built-in one if none exists yet."""
     found = await repository.default_template(session)
