@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.auth.models import Role
 from qualityapi.events.models import OutboxMessage
-from qualityapi.sla import replans, subjects
+from qualityapi.sla import compiled, replans, subjects
 from qualityapi.sla.models import SlaTransition
 from qualityapi.sla.scanner import RETRY_AFTER, scan_once
 from tests.conftest import Api
@@ -195,6 +195,9 @@ async def test_a_pass_costs_the_same_statements_for_1_or_30_due_clocks(
     # The look for pending re-plans is throttled on the process's own monotonic clock, so
     # whether a pass makes it depends on how long the test took; it is not per clock anyway.
     monkeypatch.setattr(replans, "should_look", lambda: False)
+    # The compiled policies are re-read after TTL seconds of the process's time: not within
+    # this test, however slow the machine.
+    monkeypatch.setattr(compiled, "TTL", 3600.0)
     engine = api.app.state.engine.sync_engine
     statements: list[str] = []
 

@@ -372,12 +372,14 @@ async def test_ssrf_guard_checks_again_at_send_time_and_connects_to_the_checked_
 async def test_subjects_go_in_parallel_up_to_the_endpoint_limit(database_url: str) -> None:
     settings = {**LIVE, "webhook_endpoint_concurrency": 3}
     async with started_api(database_url, SystemClock(), **settings) as live:
-        with Receiver(default=Reply(200, delay=0.3)) as receiver:
+        # A second per answer: the twelve creates come faster than that however loaded the
+        # machine is, so more than three subjects are always waiting.
+        with Receiver(default=Reply(200, delay=1.0)) as receiver:
             await register(live, receiver.url)
             for _ in range(12):
                 await create_work_order(live)
             await eventually(lambda: len(receiver.delivered()) >= 12, what="12 deliveries")
-            # Twelve subjects, 0.3 s each: in parallel, but never more than three at once.
+            # Twelve subjects, a second each: in parallel, but never more than three at once.
             assert receiver.max_concurrent == 3
 
 

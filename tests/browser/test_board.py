@@ -118,7 +118,9 @@ def test_board_renders_items_counts_countdown_and_chart(
 def test_a_work_order_turns_red_without_a_reload(
     page: Any, server: Server, request: pytest.FixtureRequest
 ) -> None:
-    response_policy(server, "browser-red", "PT4S", warning_percent=50)
+    # Yellow for 4 s: long enough that a late scanner pass or a slow push under load
+    # cannot skip it (2 s did, now and then).
+    response_policy(server, "browser-red", "PT8S", warning_percent=50)
     open_board(page, server, viewer_key(server))
     expect()(page.locator("#status")).to_have_text("live")
     page.evaluate("window.__notReloaded = true")

@@ -70,6 +70,11 @@ class BoardFeed:
     def clients(self) -> int:
         return self._clients
 
+    @property
+    def latest(self) -> Snapshot | None:
+        """The board last read, if any stream has subscribed since the feed was idle."""
+        return self._latest
+
     async def read(self) -> Snapshot:
         """The board now, from the database (also what the poller publishes)."""
         async with self._sessionmaker() as session:
