@@ -53,9 +53,9 @@ async def _message_ids(database_url: str) -> list[str]:
 async def test_sigkill_mid_batch_loses_no_message(database_url: str) -> None:
     await _clean(database_url)
     auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    # Slow answers keep a batch in flight when the kill comes (a second each: at 0.2 s the
+    # Slow answers keep a batch in flight when the kill comes (0.6 s each: at 0.2 s the
     # deliveries could keep up with the creates, and a late kill found all delivered).
-    with Receiver(default=Reply(200, delay=1.0)) as receiver:
+    with Receiver(default=Reply(200, delay=0.6)) as receiver:
         with running_server(_env(database_url)) as (base, proc):
             async with httpx.AsyncClient(base_url=base, headers=auth, timeout=10) as client:
                 created = await client.post("/v1/webhook-endpoints", json={"url": receiver.url})
