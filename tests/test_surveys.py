@@ -440,6 +440,9 @@ async def test_expired_replaced_and_unknown_links_are_refused(api: Api) -> None:
     new = await link_for(api, survey["id"])
     replaced = await api.client.get(page_path(old))
     assert replaced.status_code == 410 and "newer link" in replaced.text
+    # Both made at the same (frozen) instant: the survey shows the one that works.
+    assert old["expires_at"] == new["expires_at"]
+    assert (await get_survey(api, survey["id"]))["link"]["state"] == "active"
     assert (await api.client.post(page_path(old), data=form())).status_code == 410
 
     api.clock.advance(timedelta(days=7, seconds=1))

@@ -247,7 +247,14 @@ async def latest_links_of(
         stmt = (
             select(SurveyLink)
             .where(SurveyLink.survey_id.in_(part))
-            .order_by(SurveyLink.survey_id, SurveyLink.created_at, SurveyLink.id)
+            .order_by(
+                SurveyLink.survey_id,
+                # A link replaced in the same instant it was made (a frozen clock, or a
+                # coarse one) still sorts before the one that replaced it.
+                SurveyLink.revoked_at.is_(None),
+                SurveyLink.created_at,
+                SurveyLink.id,
+            )
         )
         # Ascending: the last one seen per survey is its newest.
         found.update((link.survey_id, link) for link in (await session.execute(stmt)).scalars())
