@@ -223,5 +223,7 @@ async def get_plan(session: AsyncSession, plan_id: uuid.UUID) -> ImprovementPlan
 
 
 async def plans(session: AsyncSession) -> Sequence[ImprovementPlan]:
-    stmt = select(ImprovementPlan).order_by(ImprovementPlan.flagged_at.desc())
+    # The id breaks ties: plans flagged in one pass share an instant, and both databases
+    # then list them in the same order every time.
+    stmt = select(ImprovementPlan).order_by(ImprovementPlan.flagged_at.desc(), ImprovementPlan.id)
     return (await session.execute(stmt)).scalars().all()
