@@ -4,14 +4,17 @@ today's items."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import func, select
 
 from qualityapi.clock import FrozenClock
 from qualityapi.db.engine import make_engine
 from qualityapi.db.session import make_sessionmaker
 from qualityapi.demo import load, report
+from qualityapi.main import create_app
 from qualityapi.sla.models import SlaClock
 from tests.conftest import START, make_settings, started_api
 
@@ -41,6 +44,16 @@ async def test_demo_loads_every_level_and_runs_twice(database_url: str) -> None:
     text = report(first)
     assert "http://127.0.0.1:8000/board" in text and first.key in text
     assert "/docs" in text and "/redoc" in text
+    # The report line works as printed, on a month the history filled.
+    path = re.search(r"'http://127\.0\.0\.1:8000(/v1/reports/monthly\?month=[\d-]+)'", text)
+    assert path is not None, text
+    app = create_app(settings, clock=FrozenClock(START))  # on the demo's data, as served
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+            got = await client.get(path.group(1), headers={"Authorization": f"Bearer {first.key}"})
+    assert got.status_code == 200, got.text
+    assert got.json()["volumes"]["work_orders"] > 0
     # The history was played on its own clock: deadlines met and missed, callbacks made.
     assert await _count(database_url, SlaClock.met_at.is_not(None)) > 20
     assert await _count(database_url, SlaClock.breached_at.is_not(None)) > 0

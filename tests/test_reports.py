@@ -190,6 +190,22 @@ async def test_bad_report_parameters_are_a_clear_422(api: Api) -> None:
         assert_problem(response, 422)
 
 
+async def test_the_monthly_report_without_a_month_is_this_month_so_far(api: Api) -> None:
+    # 17:30 on 31 October in UTC is already 1 November in Shanghai (the calendar's zone).
+    api.clock.set(datetime(2026, 10, 31, 17, 30, tzinfo=UTC))
+    for params, month in (({}, "2026-11"), ({"tz": "Europe/London"}, "2026-10")):
+        response = await api.client.get(
+            "/v1/reports/monthly", params=params, headers=api.auth(Role.viewer)
+        )
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert (report["month"], report["final"]) == (month, False)
+        named = await api.client.get(
+            "/v1/reports/monthly", params={**params, "month": month}, headers=api.auth(Role.viewer)
+        )
+        assert named.json()["start"] == report["start"]
+
+
 async def test_the_ledger_triggers_exist_at_head(api: Api) -> None:
     query = (
         "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"

@@ -105,6 +105,8 @@ class Summary:
     surveys: int = 0
     watch: list[str] = field(default_factory=list)
     board: dict[str, int] = field(default_factory=dict)
+    # The month with the most of the history in it (its middle day's), for the report line.
+    busiest_month: str = ""
 
 
 class Loader:
@@ -563,6 +565,7 @@ async def load(
         surveys=loader.counts["surveys"],
         watch=watch,
         board={k: int(v) for k, v in board["counts"].items()},
+        busiest_month=(real_now - timedelta(days=days / 2)).astimezone(SHANGHAI).strftime("%Y-%m"),
     )
 
 
@@ -584,7 +587,8 @@ def report(summary: Summary) -> str:
             "",
             f" Board:       {base}/board        (wall screen: {base}/board?kiosk=1)",
             f" API docs:    {base}/docs   and {base}/redoc",
-            f" Reports:     {curl} {base}/v1/reports/monthly",
+            f" Reports:     {curl} '{base}/v1/reports/monthly?month={summary.busiest_month}'",
+            "              (without ?month=: this month so far; add -H 'Accept: text/csv' for CSV)",
             f" Board JSON:  {curl} {base}/v1/board",
             "",
             " Watch these lift entrapments turn yellow, then red, in the next minutes:",

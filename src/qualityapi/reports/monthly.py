@@ -248,14 +248,19 @@ def _satisfaction(now: SurveyStats, before: SurveyStats, period: str, goal: floa
 async def monthly_report(
     session: AsyncSession,
     *,
-    month: str,
+    month: str | None,
     tz_name: str | None,
     rules: ReportRules,
     now: datetime,
 ) -> MonthlyReport:
+    """The report of ``month`` (YYYY-MM); without one, of the month ``now`` falls in,
+    so far (its ``final`` says no)."""
     await repository.read_snapshot(session)
     cal_tz, cal, cal_label = await business_calendar(session)
     place = zone(tz_name or cal_tz)
+    if month is None:
+        local = now.astimezone(place)
+        month = month_name(local.year, local.month)
     year, mon = parse_month(month)
     prev = previous_month(year, mon)
     start, end = month_bounds(year, mon, place)

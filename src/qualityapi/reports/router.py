@@ -97,7 +97,14 @@ async def get_monthly_report(
     _: ViewerDep,
     clock: ClockDep,
     request: Request,
-    month: Annotated[str, Query(examples=["2026-10"], description="YYYY-MM")],
+    month: Annotated[
+        str | None,
+        Query(
+            examples=["2026-10"],
+            description="YYYY-MM; default: the current month in the report's time zone, "
+            "so far (the report's `final` is then false).",
+        ),
+    ] = None,
     tz: Annotated[
         str | None,
         Query(
