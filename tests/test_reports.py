@@ -190,6 +190,20 @@ async def test_bad_report_parameters_are_a_clear_422(api: Api) -> None:
         assert_problem(response, 422)
 
 
+async def test_the_sla_report_without_a_period_is_the_last_30_days(api: Api) -> None:
+    for params in ({}, {"group_by": "priority"}):
+        response = await api.client.get(
+            "/v1/reports/sla", params=params, headers=api.auth(Role.viewer)
+        )
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert (report["start"], report["end"]) == (z(START - timedelta(days=30)), z(START))
+    until = await api.client.get(
+        "/v1/reports/sla", params={"to": z(START - H)}, headers=api.auth(Role.viewer)
+    )
+    assert until.json()["start"] == z(START - H - timedelta(days=30))
+
+
 async def test_the_monthly_report_without_a_month_is_this_month_so_far(api: Api) -> None:
     # 17:30 on 31 October in UTC is already 1 November in Shanghai (the calendar's zone).
     api.clock.set(datetime(2026, 10, 31, 17, 30, tzinfo=UTC))

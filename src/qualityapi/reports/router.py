@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -45,14 +46,21 @@ def parse_group_by(value: str | None) -> list[GroupBy]:
     return chosen
 
 
+# Without a period, the SLA report covers the last 30 days up to now.
+DEFAULT_SLA_DAYS = 30
+
+
 @router.get("/sla")
 async def get_sla_report(
     session: SessionDep,
     _: ViewerDep,
     clock: ClockDep,
     request: Request,
-    from_: Annotated[UtcDatetime, Query(alias="from")],
-    to: Annotated[UtcDatetime, Query()],
+    from_: Annotated[
+        UtcDatetime | None,
+        Query(alias="from", description=f"Default: {DEFAULT_SLA_DAYS} days before `to`."),
+    ] = None,
+    to: Annotated[UtcDatetime | None, Query(description="Default: now.")] = None,
     group_by: Annotated[
         str | None,
         Query(
@@ -66,8 +74,11 @@ async def get_sla_report(
     ] = None,
 ) -> SlaReport:
     """SLA attainment (met ÷ (met + breached)) per subject type and target, and per group,
-    among the clock cycles decided in [`from`, `to`): any period, e.g. 24 months. Still
-    running and cancelled clocks are counted apart. Each count comes with its definition."""
+    among the clock cycles decided in [`from`, `to`): any period, e.g. 24 months (without
+    one, the last 30 days). Still running and cancelled clocks are counted apart. Each
+    count comes with its definition."""
+    to = clock.now() if to is None else to
+    from_ = to - timedelta(days=DEFAULT_SLA_DAYS) if from_ is None else from_
     if to <= from_:
         raise Unprocessable("to: must be after from")
     return await service.sla_report(
