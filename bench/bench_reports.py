@@ -23,10 +23,11 @@ At each size it times:
   orders (what a report without the ledger has to do), the rest as the report reads it;
 - the 24-month SLA report grouped by priority and team (``reports.service.sla_report``),
   next to the same counts from the raw rows;
-- and, at the last size, creates + responds + resolves through the services (one
-  transaction each) in rounds with the reports' triggers and indexes and without them
-  (dropped and put back), alternating, and the fold's cost per outcome: the share of the
-  write path that keeps reports fast.
+- and, at the last size, creates + responds + resolves (one request at a time) in rounds
+  with the reports' triggers and indexes and without them (dropped and put back),
+  alternating, and the fold's cost per outcome: the share of the write path that keeps
+  reports fast, through the HTTP API in-process (a client's throughput) and through the
+  services alone (the same database work against less: the stricter figure).
 
 The figures of the fast and the raw computation are compared in the same run. It prints
 figures only; goals are reported, never asserted.
@@ -56,6 +57,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+import httpx  # noqa: E402
 from sqlalchemy import bindparam, func, insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 from tests.support.pgserver import TemporaryPostgres  # noqa: E402
@@ -168,7 +170,7 @@ class DatabaseRun:
     database: str
     version: str = ""
     sizes: list[SizeResult] = field(default_factory=list)
-    write: WriteResult | None = None
+    write: dict[str, WriteResult] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -824,63 +826,90 @@ class Machinery:
 
 async def write_path(
     url: str, sessionmaker: async_sessionmaker[AsyncSession], opts: Options
-) -> WriteResult:
-    """Creates, responds and resolves ``write_orders`` orders through the services, in
+) -> dict[str, WriteResult]:
+    """Creates, responds and resolves ``write_orders`` orders, one request at a time, in
     rounds with the reports' triggers and indexes and without them (dropped), alternating
     (with, without, without, with, ...) so that the host's drift in speed falls on both
-    alike; the fold of what the rounds with them decided is timed apart."""
-    app = create_app(_settings(url))
+    alike; the fold of what the rounds with them decided is timed apart. Each turn runs
+    two rounds: through the HTTP API in-process ("api": what a client's throughput is)
+    and through the services alone ("service": no HTTP, auth, validation or
+    serialisation, so the same database work is a larger share of it)."""
+    settings = _settings(url)
+    app = create_app(settings)
+    assert settings.bootstrap_admin_key is not None
+    auth = {"Authorization": f"Bearer {settings.bootstrap_admin_key.get_secret_value()}"}
     async with app.router.lifespan_context(app):
         maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
         clock = SystemClock()
+        transport = httpx.ASGITransport(app=app)
+        client = httpx.AsyncClient(transport=transport, base_url="http://bench", headers=auth)
 
-        async def one_round() -> float:
+        def body(n: int) -> dict[str, Any]:
+            return {
+                "title": f"w {n}",
+                "priority": "normal",
+                "category": "cat1",
+                "customer": {"name": "Bench", "phone": f"+86 {n:08d}"},
+            }
+
+        async def service_round() -> float:
             started = time.perf_counter()
             for n in range(opts.write_orders):
                 async with maker() as session:
                     created = await work_orders.create(
                         session,
-                        WorkOrderCreate.model_validate(
-                            {
-                                "title": f"w {n}",
-                                "priority": "normal",
-                                "category": "cat1",
-                                "customer": {"name": "Bench", "phone": f"+86 {n:08d}"},
-                            }
-                        ),
+                        WorkOrderCreate.model_validate(body(n)),
                         actor=SYSTEM_PRINCIPAL,
                         now=clock.now(),
                     )
                     await session.commit()
-                for action, body in (
+                for action, payload in (
                     (Action.respond, None),
                     (Action.resolve, ResolveAction(resolution="done")),
                 ):
                     async with maker() as session:
                         wo = await work_orders.get(session, created["id"])
                         await work_orders.apply_action(
-                            session, wo, action, body, actor=SYSTEM_PRINCIPAL, now=clock.now()
+                            session, wo, action, payload, actor=SYSTEM_PRINCIPAL, now=clock.now()
                         )
                         await session.commit()
             return (time.perf_counter() - started) * 1000
 
-        await one_round()  # warm-up
+        async def api_round() -> float:
+            started = time.perf_counter()
+            for n in range(opts.write_orders):
+                created = await client.post("/v1/work-orders", json=body(n))
+                assert created.status_code == 201, created.text
+                path = f"/v1/work-orders/{created.json()['id']}"
+                for step, payload in (("respond", None), ("resolve", {"resolution": "done"})):
+                    done = await client.post(f"{path}/{step}", json=payload)
+                    assert done.status_code == 200, done.text
+            return (time.perf_counter() - started) * 1000
+
+        rounds = {"api": api_round, "service": service_round}
+        results = {name: WriteResult(opts.write_orders) for name in rounds}
+        for one_round in rounds.values():
+            await one_round()  # warm-up
         await service.fold_pending(maker)
-        result = WriteResult(opts.write_orders)
         async with maker() as session:
             machinery = Machinery(session)
             for with_machinery in _abba(opts.write_rounds):
-                if with_machinery:
-                    result.with_ms.append(await one_round())
-                    # What the rollup job does later for these orders' outcomes (off the
-                    # request path, but database work all the same: counted in the cost).
-                    fold_ms, _ = await timed(lambda: service.fold_pending(maker))
-                    result.fold_ms.append(fold_ms)
-                else:
+                if not with_machinery:
                     await machinery.drop()
-                    result.without_ms.append(await one_round())
+                for name, one_round in rounds.items():
+                    result = results[name]
+                    if with_machinery:
+                        result.with_ms.append(await one_round())
+                        # What the rollup job does later for these orders' outcomes (off
+                        # the request path, but database work all the same: in the cost).
+                        fold_ms, _ = await timed(lambda: service.fold_pending(maker))
+                        result.fold_ms.append(fold_ms)
+                    else:
+                        result.without_ms.append(await one_round())
+                if not with_machinery:
                     await machinery.restore()
-    return result
+        await client.aclose()
+    return results
 
 
 def _abba(rounds: int) -> list[bool]:
@@ -1008,14 +1037,13 @@ def print_run(run: DatabaseRun) -> None:
         print(
             f"  goal 24-month SLA p95 <= {GOAL_SLA_P95_MS:g} ms: {_verdict(s95 <= GOAL_SLA_P95_MS)}"
         )
-    if run.write is not None:
-        w = run.write
+    for layer, w in run.write.items():
         n = 3 * w.orders * len(w.with_ms)
         pairs = ", ".join(f"{c * 100:+.1f}" for c in w.pair_costs())
         print(
-            f"  write path: {n / sum(w.without_ms) * 1000:.0f} ops/s without the reports' "
-            f"triggers and indexes, {n / sum(w.with_ms) * 1000:.0f} ops/s with them; the fold "
-            f"{w.fold_ms_per_order:.2f} ms per order; cost {w.cost * 100:+.1f} % "
+            f"  write path ({layer}): {n / sum(w.without_ms) * 1000:.0f} ops/s without the "
+            f"reports' triggers and indexes, {n / sum(w.with_ms) * 1000:.0f} ops/s with them; "
+            f"the fold {w.fold_ms_per_order:.2f} ms per order; cost {w.cost * 100:+.1f} % "
             f"(goal <= {GOAL_WRITE_COST * 100:.0f} %: {_verdict(w.cost <= GOAL_WRITE_COST)})"
         )
         print(f"    per pair of rounds, in the order run: {pairs} %")
