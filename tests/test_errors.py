@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.auth.models import Role
 from qualityapi.work_orders.models import WorkOrder
 from tests.conftest import Api
-from tests.helpers import assert_problem, work_order_body
+from tests.helpers import assert_problem, create_work_order, work_order_body
 
 
 async def test_malformed_json_is_400(api: Api) -> None:
@@ -40,7 +40,11 @@ async def test_validation_errors_list_every_field(api: Api) -> None:
 
 
 async def test_unknown_path_and_method_are_problems(api: Api) -> None:
-    assert_problem(await api.client.get("/v1/nothing-here", headers=api.auth()), 404)
+    missing = assert_problem(await api.client.get("/v1/nothing-here", headers=api.auth()), 404)
+    assert missing["detail"] == "no such path: GET /v1/nothing-here; every path is in /docs"
+    wo = await create_work_order(api)
+    typo = await api.client.post(f"/v1/work-orders/{wo['id']}/resolv", headers=api.auth())
+    assert "no such path: POST" in assert_problem(typo, 404)["detail"]
     assert_problem(await api.client.delete("/v1/work-orders", headers=api.auth()), 405)
 
 

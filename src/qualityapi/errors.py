@@ -226,11 +226,15 @@ def _required_body_fields(request: Request) -> list[str]:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed", 400: "Bad request"}
+    detail = str(exc.detail) if exc.detail else None
+    if exc.status_code == 404 and request.scope.get("route") is None:
+        # No route matched (a mistyped path or action): say so, and where the paths are.
+        detail = f"no such path: {request.method} {request.url.path}; every path is in /docs"
     return problem_response(
         status=exc.status_code,
         slug={404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error"),
         title=titles.get(exc.status_code, "HTTP error"),
-        detail=str(exc.detail) if exc.detail else None,
+        detail=detail,
         instance=request.url.path,
         headers=exc.headers,
     )
