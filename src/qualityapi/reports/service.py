@@ -104,26 +104,46 @@ async def _groups(
     return groups
 
 
-async def _rows(
+Counted = dict[tuple[str, str, tuple[str, str]], list[int]]
+"""(subject type, target, group keys) -> [met, breached, cancelled, running]."""
+
+
+async def _counted(
     session: AsyncSession,
     *,
     start: datetime,
     end: datetime,
     dims: tuple[str, ...],
     subject_type: str | None,
-    goal: float,
-) -> list[SlaRow]:
+) -> Counted:
     counts = await ledger.outcome_counts(
         session, boundaries=[start, end], dims=dims, subject_type=subject_type
     )
     running = await ledger.undecided_counts(
         session, started_before=end, dims=dims, subject_type=subject_type
     )
-    found: dict[tuple[str, str, tuple[str, str]], list[int]] = {}
+    found: Counted = {}
     for c in counts:
         found[(c.subject_type, c.target, c.keys)] = [c.met, c.breached, c.cancelled, 0]
     for st, target, keys, n in running:
         found.setdefault((st, target, keys), [0, 0, 0, 0])[3] = n
+    return found
+
+
+def _all_groups(found: Counted) -> Counted:
+    """The groups' counts summed per subject type and target: every clock cycle is in
+    exactly one group, so these are the totals, without reading the ledger again."""
+    totals: Counted = {}
+    for (st, target, _), counts in found.items():
+        summed = totals.setdefault((st, target, ("", "")), [0, 0, 0, 0])
+        for i, n in enumerate(counts):
+            summed[i] += n
+    return totals
+
+
+async def _rows(
+    session: AsyncSession, found: Counted, *, dims: tuple[str, ...], goal: float
+) -> list[SlaRow]:
     groups = await _groups(session, dims, (k[2] for k in found))
     rows = []
     for (st, target, keys), (met, breached, cancelled, open_) in sorted(found.items()):
@@ -162,19 +182,10 @@ async def sla_report(
     """Attainment per subject type, target and group over [start, end)."""
     await repository.read_snapshot(session)
     dims = dims_of(group_by)
-
-    async def rows_by(grouping: tuple[str, ...]) -> list[SlaRow]:
-        return await _rows(
-            session,
-            start=start,
-            end=end,
-            dims=grouping,
-            subject_type=subject_type,
-            goal=rules.target_attainment,
-        )
-
-    rows = await rows_by(dims)
-    totals = rows if not dims else await rows_by(())
+    found = await _counted(session, start=start, end=end, dims=dims, subject_type=subject_type)
+    goal = rules.target_attainment
+    rows = await _rows(session, found, dims=dims, goal=goal)
+    totals = rows if not dims else await _rows(session, _all_groups(found), dims=(), goal=goal)
     period = f"clock cycles decided at or after {_z(start)} and before {_z(end)}"
     return SlaReport(
         start=start,
