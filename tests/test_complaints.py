@@ -121,6 +121,23 @@ async def test_a_major_complaint_is_due_on_the_seventh_working_day(database_url:
         assert clock_of(await sla(api, c["id"]), "acknowledge")["due_at"] == "2026-09-30T04:00:00Z"
 
 
+async def test_a_complaint_received_long_before_it_is_entered_is_red_at_once(
+    database_url: str,
+) -> None:
+    received = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
+    entered = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)  # every deadline has passed
+    async with started_api(database_url, FrozenClock(entered.astimezone(UTC))) as api:
+        officer = await create_staff(api, "Officer Wu")
+        c = await create_complaint(
+            api, officer["id"], severity="major", received_at=received.isoformat()
+        )
+        assert c["warning_level"] == "red"
+        assert {s["state"] for s in c["sla"]} == {"breached"}
+        got = await api.client.get(f"/v1/complaints/{c['id']}", headers=api.auth())
+        assert got.json()["warning_level"] == "red"
+        assert got.json()["version"] == c["version"] == 1
+
+
 async def test_a_general_complaint_is_due_by_the_end_of_the_working_day(api: Api) -> None:
     officer = await create_staff(api)
     c = await create_complaint(api, officer["id"])  # Monday 09:00 local

@@ -551,3 +551,30 @@ async def test_a_policy_created_on_another_replica_escalates_here(
     assert result.failed == 0
     types = [m["type"] for m in await messages(api) if m["data"]["subject"]["id"] == wo_id]
     assert "sla.breached" in types and "sla.escalated" in types, types
+
+
+async def test_an_order_reported_after_its_deadline_is_red_from_the_start(api: Api) -> None:
+    # Found: reported 3 h ago (urgent: respond within 1 h), it came back blue and turned
+    # red only at the scanner's next pass; the help desk saw an overdue job as on track.
+    reported = api.clock.now() - timedelta(hours=3)
+    wo = await create_work_order(api, priority="urgent", reported_at=reported.isoformat())
+    assert wo["warning_level"] == "red"
+    response = next(c for c in wo["sla"] if c["target"] == "response")
+    assert response["state"] == "breached"
+    assert await level(api, wo["id"]) == "red"
+    # Announced after the order itself, once: warning, breach and the levels now due.
+    async with api.app.state.sessionmaker() as session:
+        stmt = select(OutboxMessage.type).order_by(OutboxMessage.id)
+        types = list((await session.execute(stmt)).scalars())
+    assert types[0] == "work_order.created"
+    assert types[1:4] == ["sla.warning", "sla.breached", "sla.escalated"]
+    before = len(types)
+    result = await scan_once(api.app.state.sessionmaker, api.clock.now())
+    assert result.transitions == 0  # nothing left for the pass
+    async with api.app.state.sessionmaker() as session:
+        assert len((await session.execute(select(OutboxMessage.id))).all()) == before
+    # An order reported a minute ago is blue, as before.
+    fresh = await create_work_order(
+        api, priority="urgent", reported_at=(api.clock.now() - timedelta(minutes=1)).isoformat()
+    )
+    assert fresh["warning_level"] == "blue"

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from qualityapi.auth.principal import Principal
 from qualityapi.common.jsonable import ChangeSet, jsonable
@@ -51,6 +52,7 @@ from qualityapi.complaints.states import (
 from qualityapi.db.base import new_id
 from qualityapi.errors import Conflict, InvalidTransition, NotFound, Unprocessable
 from qualityapi.sla import engine as sla
+from qualityapi.sla import scanner
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.staff.service import ensure_staff_exists
 from qualityapi.timeline import repository as timeline
@@ -172,6 +174,11 @@ async def create(
             "received_by": {"old": None, "new": jsonable(c.received_by)},
         },
     )
+    if derived.due_now:
+        settled = await scanner.settle(session, ADAPTER, c.id, now)
+        # Written by the pass already: the object learns it without a second UPDATE.
+        set_committed_value(c, "warning_level", settled.level)
+        set_committed_value(c, "sla", settled.summary)
     await frequency.check(session, c, now)
     return c
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,9 @@ class Derived:
 
     level: WarningLevel
     summary: list[dict[str, Any]]
+    # A clock started already past a check (a back-dated report: due before it was
+    # entered): the caller settles it (``scanner.settle``) once the subject is written.
+    due_now: bool = False
 
 
 def show(adapter: SubjectAdapter, subject: object, derived: Derived) -> None:
@@ -199,7 +202,9 @@ async def start(
             ],
         )
         _wake_scanner(session, started)
-    return derive(started)
+    derived = derive(started)
+    due = any(c.next_check_at is not None and c.next_check_at <= now for c in started)
+    return replace(derived, due_now=due) if due else derived
 
 
 async def act(

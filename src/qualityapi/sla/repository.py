@@ -171,6 +171,19 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequenc
     return (await session.execute(stmt)).all()
 
 
+async def due_clocks_of(
+    session: AsyncSession, subject_type: str, subject_id: uuid.UUID, now: datetime
+) -> Sequence[ClaimedClock]:
+    """One subject's clocks whose next check has come, as ``claim_due`` gives them (the
+    caller holds the subject: it is creating it)."""
+    stmt = select(*_CLAIMED).where(
+        _clocks.c.subject_type == subject_type,
+        _clocks.c.subject_id == subject_id,
+        _clocks.c.next_check_at <= now,
+    )
+    return (await session.execute(stmt)).all()
+
+
 async def clocks_of_subjects(
     session: AsyncSession, subject_type: str, subject_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[SlaClock]]:

@@ -39,7 +39,7 @@ from qualityapi.sla.compiled import CompiledPolicy
 from qualityapi.sla.events import event_of, notified_for
 from qualityapi.sla.models import ClockState
 from qualityapi.sla.subjects import Description
-from qualityapi.sla.vocabulary import BREACHED, escalation_level, level_of_stage
+from qualityapi.sla.vocabulary import BREACHED, WarningLevel, escalation_level, level_of_stage
 from qualityapi.timeline import repository as timeline
 
 log = structlog.get_logger("qualityapi.sla.scanner")
@@ -219,6 +219,27 @@ async def _scan_batch(
     await _sync_subjects(session, touched, now)
     sla_metrics.count_transitions(outbox)
     return len(outbox)
+
+
+# -- a new subject already due --------------------------------------------------------------
+
+
+async def settle(
+    session: AsyncSession, adapter: subjects.SubjectAdapter, subject_id: uuid.UUID, now: datetime
+) -> engine.Derived:
+    """The stages a new subject's clocks reached before it was entered (reported two hours
+    ago, due one hour ago), applied now as the next pass would apply them: recorded once,
+    announced after the subject's own event, and its level right in the response instead
+    of blue until the pass. Call after the subject and its event are written; returns the
+    subject's level and summary then."""
+    due = await repository.due_clocks_of(session, adapter.kind, subject_id, now)
+    if due:
+        policies = await compiled.current(session, (c.policy_id for c in due))
+        await _scan_batch(session, due, now, policies)
+    level, summary = (await repository.lock_levels(session, adapter.store, [subject_id]))[
+        subject_id
+    ]
+    return engine.Derived(WarningLevel(level), summary)
 
 
 # -- the fallback: one clock at a time ----------------------------------------------------

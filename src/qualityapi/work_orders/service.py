@@ -13,6 +13,7 @@ from qualityapi.common.jsonable import ChangeSet
 from qualityapi.db.base import new_id
 from qualityapi.errors import InvalidTransition, NotFound, Unprocessable
 from qualityapi.sla import engine as sla
+from qualityapi.sla import scanner
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.staff.service import ensure_staff_exists, ensure_team_exists
 from qualityapi.timeline import repository as timeline
@@ -123,6 +124,9 @@ async def create(
         changes=changes,
     )
     await events.created(session, values, now, actor=actor, changes=changes, loaded=loaded)
+    if derived.due_now:
+        settled = await scanner.settle(session, ADAPTER, values["id"], now)
+        values["warning_level"], values["sla"] = settled.level, settled.summary
     return values
 
 
