@@ -16,6 +16,7 @@ from qualityapi.db.session import make_sessionmaker
 from qualityapi.demo import load, report
 from qualityapi.main import create_app
 from qualityapi.sla.models import SlaClock
+from qualityapi.work_orders.models import WorkOrder
 from tests.conftest import START, make_settings, started_api
 
 
@@ -24,6 +25,16 @@ async def _count(url: str, *where: object) -> int:
     try:
         async with make_sessionmaker(engine)() as session:
             stmt = select(func.count()).select_from(SlaClock).where(*where)  # type: ignore[arg-type]
+            return int(await session.scalar(stmt) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def _orders(url: str, *where: object) -> int:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            stmt = select(func.count()).select_from(WorkOrder).where(*where)  # type: ignore[arg-type]
             return int(await session.scalar(stmt) or 0)
     finally:
         await engine.dispose()
@@ -57,6 +68,11 @@ async def test_demo_loads_every_level_and_runs_twice(database_url: str) -> None:
     # The history was played on its own clock: deadlines met and missed, callbacks made.
     assert await _count(database_url, SlaClock.met_at.is_not(None)) > 20
     assert await _count(database_url, SlaClock.breached_at.is_not(None)) > 0
+    # Every order's milestones in the order they happen (the slowest-steps figures of the
+    # demo's own month depend on it).
+    assert await _orders(database_url, WorkOrder.responded_at > WorkOrder.resolved_at) == 0
+    assert await _orders(database_url, WorkOrder.updated_at < WorkOrder.created_at) == 0
+    assert await _orders(database_url, WorkOrder.resolved_at.is_not(None)) > 10
 
     again = await load(
         settings,

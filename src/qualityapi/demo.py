@@ -458,15 +458,19 @@ class Loader:
             if rng.random() < 0.4:
                 await self.soft("POST", f"/v1/work-orders/{wo['id']}/respond", {})
         # Callbacks due today: resolved 4-30 hours ago, not called yet (24 h, yellow at 80 %).
+        # Each step at its own time, in order: reported, responded half an hour later,
+        # resolved an hour after that.
         for h in (4, 8, 12, 20, 21, 22, 26, 28, 30):
+            self.clock.set(ago(h * 60 + 90))
             wo = await self.new_order(rng.choice(categories), "normal", ago(h * 60 + 90))
+            self.clock.set(ago(h * 60 + 60))
             await self.soft("POST", f"/v1/work-orders/{wo['id']}/respond", {})
             self.clock.set(ago(h * 60))
             await self.soft(
                 "POST", f"/v1/work-orders/{wo['id']}/resolve", {"resolution": "Replaced the part"}
             )
             self.counts["surveys"] += 1
-            self.clock.set(now)
+        self.clock.set(now)
         # Complaints still open: some not even acknowledged in time.
         for m in (20, 150, 300, 60 * 26):
             self.counts["complaints"] += 1
