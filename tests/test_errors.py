@@ -153,3 +153,41 @@ async def test_a_deadlock_or_lock_timeout_is_a_retryable_503(
     async with api.app.state.sessionmaker() as session:
         count = await session.scalar(select(func.count()).select_from(WorkOrder))
     assert count == 0
+
+
+# Refused by a business rule after the schema let it through: the problem still lists the
+# field in errors[], as a schema error does, so a form can show the reason beside it.
+@pytest.mark.parametrize(
+    ("method", "path", "body", "loc"),
+    [
+        (
+            "POST",
+            "/v1/work-orders",
+            work_order_body(reported_at="2999-01-01T00:00:00Z"),
+            ["body", "reported_at"],
+        ),
+        (
+            "POST",
+            "/v1/work-orders",
+            work_order_body(assignee_id="00000000-0000-0000-0000-000000000000"),
+            ["body", "assignee_id"],
+        ),
+        ("GET", "/v1/reports/sla?group_by=weather", None, ["query", "group_by"]),
+        # A mistyped kind would match nothing: an empty report that looks true.
+        ("GET", "/v1/reports/sla?subject_type=workorder", None, ["query", "subject_type"]),
+        ("GET", "/v1/board?subject_type=workorder", None, ["query", "subject_type"]),
+        (
+            "GET",
+            "/v1/reports/sla?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z",
+            None,
+            ["query", "to"],
+        ),
+    ],
+)
+async def test_a_rule_refusing_a_field_names_it_in_errors(
+    api: Api, method: str, path: str, body: dict[str, object] | None, loc: list[str]
+) -> None:
+    response = await api.client.request(method, path, json=body, headers=api.auth(Role.admin))
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["loc"] == loc, problem
+    assert problem["errors"][0]["msg"] and problem["errors"][0]["msg"] in problem["detail"]

@@ -7,6 +7,7 @@ below), so the body is always ``application/problem+json`` and never an HTML pag
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -153,15 +154,42 @@ def _validation_message(err: Mapping[str, Any]) -> str:
     return str(err.get("msg", "invalid value"))
 
 
+# A service's 422 names the field first ("reported_at: lies in the future").
+_FIELD_DETAIL = re.compile(r"([A-Za-z_][\w.]*): (.+)", re.DOTALL)
+
+
+def _field_errors(request: Request, detail: str | None) -> list[dict[str, Any]]:
+    """``errors[]`` for a 422 a service raised with a detail only: the README promises every
+    validation problem lists ``errors[{loc, msg}]``, and a form shows ``msg`` beside the
+    field in ``loc``, whether pydantic or a business rule refused it."""
+    text = detail or "a value cannot be stored (unsupported characters or range)"
+    found = _FIELD_DETAIL.fullmatch(text)
+    if found is None:
+        where = "query" if request.method in ("GET", "HEAD") else "body"
+        return [{"loc": [where], "msg": text, "type": "value_error"}]
+    name, msg = found.groups()
+    top = name.split(".")[0]
+    if top in request.path_params:
+        where = "path"
+    elif top in request.query_params or request.method in ("GET", "HEAD"):
+        where = "query"
+    else:
+        where = "body"
+    return [{"loc": [where, *name.split(".")], "msg": msg, "type": "value_error"}]
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    extra = exc.extra
+    if isinstance(exc, Unprocessable) and "errors" not in extra:
+        extra = {**extra, "errors": _field_errors(request, exc.detail)}
     return problem_response(
         status=exc.status,
         slug=exc.slug,
         title=exc.title,
         detail=exc.detail,
         instance=request.url.path,
-        extra=exc.extra,
+        extra=extra,
         headers=exc.headers,
     )
 
@@ -268,6 +296,7 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
         title="Request validation failed",
         detail="a value in the request cannot be stored (unsupported characters or range)",
         instance=request.url.path,
+        extra={"errors": _field_errors(request, None)},
     )
 
 

@@ -17,6 +17,7 @@ from qualityapi.reports import export, monthly, service
 from qualityapi.reports.periods import PeriodError
 from qualityapi.reports.schemas import GroupBy, MonthlyReport, SlaReport
 from qualityapi.reports.service import ReportRules
+from qualityapi.sla.dependencies import SubjectTypeDep
 
 router = APIRouter(prefix="/reports", tags=["reports"], route_class=ContractRoute)
 
@@ -56,6 +57,7 @@ async def get_sla_report(
     _: ViewerDep,
     clock: ClockDep,
     request: Request,
+    subject_type: SubjectTypeDep,
     from_: Annotated[
         UtcDatetime | None,
         Query(alias="from", description=f"Default: {DEFAULT_SLA_DAYS} days before `to`."),
@@ -68,9 +70,6 @@ async def get_sla_report(
             "comma-separated.",
             examples=["priority,team"],
         ),
-    ] = None,
-    subject_type: Annotated[
-        str | None, Query(description="Only this kind of subject, e.g. work_order.")
     ] = None,
 ) -> SlaReport:
     """SLA attainment (met ÷ (met + breached)) per subject type and target, and per group,

@@ -13,8 +13,9 @@ from qualityapi.common.pagination import KeyPageDep
 from qualityapi.common.routing import ContractRoute
 from qualityapi.common.schemas import Id, Page
 from qualityapi.db.session import SessionDep
-from qualityapi.errors import Unprocessable, problem_responses
+from qualityapi.errors import problem_responses
 from qualityapi.sla import board, calendars, policies, replans, repository, subjects
+from qualityapi.sla.dependencies import SubjectTypeDep
 from qualityapi.sla.models import Calendar, SlaPolicy
 from qualityapi.sla.schemas import (
     CalendarCreate,
@@ -35,14 +36,11 @@ async def get_board(
     session: SessionDep,
     _: ViewerDep,
     clock: ClockDep,
-    subject_type: Annotated[str | None, Query(max_length=20, examples=["work_order"])] = None,
+    subject_type: SubjectTypeDep,
     limit: Annotated[int, Query(ge=0, le=100)] = 20,
 ) -> board.Board:
     """The red / yellow / blue board: counts and the oldest open items of each level, over
     every kind of subject (work orders, and each kind added later), or one `subject_type`."""
-    if subject_type is not None and subjects.find(subject_type) is None:
-        known = ", ".join(subjects.kinds())
-        raise Unprocessable(f"subject_type: no kind {subject_type!r}; use one of {known}")
     kinds = (subject_type,) if subject_type else subjects.kinds()
     return await board.board(session, kinds=kinds, limit=limit, now=clock.now())
 
