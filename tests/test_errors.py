@@ -176,6 +176,25 @@ async def test_a_deadlock_or_lock_timeout_is_a_retryable_503(
         # A mistyped kind would match nothing: an empty report that looks true.
         ("GET", "/v1/reports/sla?subject_type=workorder", None, ["query", "subject_type"]),
         ("GET", "/v1/board?subject_type=workorder", None, ["query", "subject_type"]),
+        # Swapped bounds would list nothing, an answer that looks true.
+        (
+            "GET",
+            "/v1/work-orders?created_from=2026-11-02T00:00:00Z&created_to=2026-11-01T00:00:00Z",
+            None,
+            ["query", "created_to"],
+        ),
+        (
+            "GET",
+            "/v1/complaints?received_from=2026-11-02T00:00:00Z&received_to=2026-11-01T00:00:00Z",
+            None,
+            ["query", "received_to"],
+        ),
+        (
+            "GET",
+            "/v1/surveys?created_from=2026-11-02T00:00:00Z&created_to=2026-11-02T00:00:00Z",
+            None,
+            ["query", "created_to"],
+        ),
         (
             "GET",
             "/v1/reports/sla?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z",

@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from qualityapi.errors import Unprocessable
+
 
 def _utc_z(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -102,6 +104,15 @@ UtcDatetime = Annotated[
 ]
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", re.ASCII)
+
+
+def check_period(
+    start: datetime | None, end: datetime | None, *, start_name: str = "from", end_name: str = "to"
+) -> None:
+    """A period [start, end) that ends before it starts is a client's slip (swapped bounds),
+    not an empty answer: a list or report that says nothing would look true."""
+    if start is not None and end is not None and end <= start:
+        raise Unprocessable(f"{end_name}: must be after {start_name}")
 
 
 def parse_id(value: Any) -> Any:

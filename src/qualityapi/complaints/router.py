@@ -14,7 +14,7 @@ from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.idempotency import IdempotencyDep
 from qualityapi.common.pagination import KeyPageDep, PageDep, SeqPageDep, split_page
 from qualityapi.common.routing import ContractRoute
-from qualityapi.common.schemas import Id, Page, UtcDatetime
+from qualityapi.common.schemas import Id, Page, UtcDatetime, check_period
 from qualityapi.complaints import frequency, repository, service
 from qualityapi.complaints.models import Complaint, Dimension, Severity
 from qualityapi.complaints.schemas import (
@@ -90,6 +90,7 @@ async def list_complaints(
     received_to: Annotated[UtcDatetime | None, Query()] = None,
 ) -> Page[ComplaintRead]:
     """Newest first. Repeat `status`, `severity` or `warning_level` to match any of several."""
+    check_period(received_from, received_to, start_name="received_from", end_name="received_to")
     f = repository.ComplaintFilter(
         status=status_ or (),
         severity=severity or (),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from qualityapi.auth.dependencies import ViewerDep
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.routing import ContractRoute
-from qualityapi.common.schemas import UtcDatetime
+from qualityapi.common.schemas import UtcDatetime, check_period
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import Unprocessable
 from qualityapi.reports import export, monthly, service
@@ -78,8 +78,7 @@ async def get_sla_report(
     count comes with its definition."""
     to = clock.now() if to is None else to
     from_ = to - timedelta(days=DEFAULT_SLA_DAYS) if from_ is None else from_
-    if to <= from_:
-        raise Unprocessable("to: must be after from")
+    check_period(from_, to)
     return await service.sla_report(
         session,
         start=from_,

@@ -10,7 +10,7 @@ from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.idempotency import IdempotencyDep
 from qualityapi.common.pagination import Cursor, PageDep, PageParams, SeqPageDep, split_page
 from qualityapi.common.routing import ContractRoute
-from qualityapi.common.schemas import Id, Page, UtcDatetime
+from qualityapi.common.schemas import Id, Page, UtcDatetime, check_period
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
 from qualityapi.staff import repository, service
@@ -246,6 +246,7 @@ async def list_error_records(
     """Newest `occurred_at` first. Repeat `source` to match any of several;
     `occurred_from` is inclusive, `occurred_to` exclusive."""
     await service.get_staff(session, staff_id)
+    check_period(occurred_from, occurred_to, start_name="occurred_from", end_name="occurred_to")
     f = repository.ErrorRecordFilter(
         source=source or (),
         category=category,

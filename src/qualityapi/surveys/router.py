@@ -12,9 +12,9 @@ from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.idempotency import IdempotencyDep
 from qualityapi.common.pagination import PageDep, SeqPageDep, split_page
 from qualityapi.common.routing import ContractRoute
-from qualityapi.common.schemas import Id, Page, UtcDatetime
+from qualityapi.common.schemas import Id, Page, UtcDatetime, check_period
 from qualityapi.db.session import SessionDep
-from qualityapi.errors import Unprocessable, problem_responses
+from qualityapi.errors import problem_responses
 from qualityapi.sla import engine as sla_engine
 from qualityapi.sla.schemas import SubjectSlaRead
 from qualityapi.sla.vocabulary import WarningLevel
@@ -63,6 +63,7 @@ async def list_surveys(
     created_to: Annotated[UtcDatetime | None, Query()] = None,
 ) -> Page[SurveyRead]:
     """Newest first. Repeat `status` or `warning_level` to match any of several."""
+    check_period(created_from, created_to, start_name="created_from", end_name="created_to")
     f = repository.SurveyFilter(
         status=status_ or (),
         warning_level=warning_level or (),
@@ -85,8 +86,7 @@ async def get_survey_stats(
 ) -> SurveyStats:
     """CSAT (answered with overall 4-5 ÷ answered) beside the response rate (answered ÷
     issued) and the unreached count, for the surveys issued in [`from`, `to`)."""
-    if from_ is not None and to is not None and to <= from_:
-        raise Unprocessable("to: must be after from")
+    check_period(from_, to)
     return await stats(session, start=from_, end=to)
 
 

@@ -12,7 +12,7 @@ from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.idempotency import IdempotencyDep
 from qualityapi.common.pagination import KeyPageDep, PageDep, SeqPageDep, split_page
 from qualityapi.common.routing import ContractRoute
-from qualityapi.common.schemas import Id, Page, UtcDatetime
+from qualityapi.common.schemas import Id, Page, UtcDatetime, check_period
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import problem_responses
 from qualityapi.sla import engine as sla_engine
@@ -88,6 +88,7 @@ async def list_work_orders(
     created_to: Annotated[UtcDatetime | None, Query()] = None,
 ) -> Page[WorkOrderRead]:
     """Newest first. Repeat `status`, `priority` or `warning_level` to match any of several."""
+    check_period(created_from, created_to, start_name="created_from", end_name="created_to")
     f = repository.WorkOrderFilter(
         status=status_ or (),
         priority=priority or (),
