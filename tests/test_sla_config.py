@@ -451,3 +451,14 @@ async def test_policy_durations_are_bounded(api: Api) -> None:
         "/v1/sla-policies", json={**base, "targets": {"response": "P366D"}}, headers=api.auth()
     )
     assert ok.status_code == 201, ok.text
+
+
+async def test_a_preview_for_a_kind_that_does_not_exist_is_refused(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/sla-policies/preview",
+        json={"subject": "workorder", "priority": "urgent", "start": "2026-11-02T01:00:00Z"},
+        headers=api.auth(Role.viewer),
+    )
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["loc"] == ["body", "subject"]
+    assert "work_order" in body["errors"][0]["msg"]

@@ -213,11 +213,16 @@ def _check_ladder(levels: list[EscalationLevel]) -> None:
         raise ValueError("each escalation level must come no sooner than the one before")
 
 
-def _check_targets(subject: str, targets: dict[str, TargetSpec]) -> None:
+def _check_subject(subject: str) -> subjects.SubjectAdapter:
     adapter = subjects.find(subject)
     if adapter is None:
         known = ", ".join(subjects.kinds()) or "none"
         raise ValueError(f"no subject kind {subject!r}; registered kinds: {known}")
+    return adapter
+
+
+def _check_targets(subject: str, targets: dict[str, TargetSpec]) -> None:
+    adapter = _check_subject(subject)
     allowed = adapter.targets
     unknown = sorted(set(targets) - set(allowed))
     if unknown:
@@ -294,6 +299,13 @@ class PreviewRequest(InputModel):
     category: str | None = Field(default=None, max_length=100)
     start: UtcDatetime = Field(description="When the clocks would start (e.g. reported_at).")
     appointment_end: UtcDatetime | None = None
+
+    @field_validator("subject")
+    @classmethod
+    def _registered(cls, subject: str) -> str:
+        # A mistyped kind matches no policy: "no policy" would be a wrong, plausible answer.
+        _check_subject(subject)
+        return subject
 
 
 class PreviewDeadline(ReadModel):
