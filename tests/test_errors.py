@@ -210,3 +210,24 @@ async def test_a_rule_refusing_a_field_names_it_in_errors(
     problem = assert_problem(response, 422)
     assert problem["errors"][0]["loc"] == loc, problem
     assert problem["errors"][0]["msg"] and problem["errors"][0]["msg"] in problem["detail"]
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+async def test_a_json_body_without_its_content_type_says_so(
+    api: Api, content_type: str | None
+) -> None:
+    headers = api.auth(Role.agent)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    body = b'{"title": "x", "customer": {"name": "c"}}'
+    response = await api.client.post("/v1/work-orders", content=body, headers=headers)
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [
+        {
+            "loc": ["body"],
+            "msg": "the body must be JSON sent with Content-Type: application/json "
+            f"(Content-Type was {content_type or 'none'!r})",
+            "type": "content_type",
+        }
+    ]
+    assert "Content-Type: application/json" in problem["detail"]

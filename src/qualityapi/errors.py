@@ -215,6 +215,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     items: list[dict[str, Any]] = []
     for e in errors:
         loc = _loc(e.get("loc", ()))
+        if loc == ["body"] and not _sent_as_json(request):
+            # The body was not read as JSON at all ("Input should be a valid dictionary"
+            # names nothing a client can fix); `curl -d` alone sends a form.
+            sent = request.headers.get("content-type") or "none"
+            msg = (
+                f"the body must be JSON sent with Content-Type: application/json "
+                f"(Content-Type was {sent!r})"
+            )
+            items.append({"loc": loc, "msg": msg, "type": "content_type"})
+            continue
         if loc == ["body"] and e.get("type") == "missing":
             # "body: Field required" names nothing a client can fix: list what to send.
             required = _required_body_fields(request)
@@ -239,6 +249,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         instance=request.url.path,
         extra={"errors": items},
     )
+
+
+def _sent_as_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def _required_body_fields(request: Request) -> list[str]:
