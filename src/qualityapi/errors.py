@@ -215,7 +215,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     items: list[dict[str, Any]] = []
     for e in errors:
         loc = _loc(e.get("loc", ()))
-        if loc == ["body"] and not _sent_as_json(request):
+        if loc == ["body"] and e.get("type") != "missing" and not _sent_as_json(request):
             # The body was not read as JSON at all ("Input should be a valid dictionary"
             # names nothing a client can fix); `curl -d` alone sends a form.
             sent = request.headers.get("content-type") or "none"
