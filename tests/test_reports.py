@@ -169,6 +169,32 @@ async def test_group_by_team_and_assignee_names_them(api: Api) -> None:
     assert rows[("Li Na", "response")]["group"]["assignee_id"] == li["id"]
     assert report["group_by"] == ["team", "assignee"]
     assert two["id"]
+    # As CSV: the same rows and totals, one line each, the numbers as in the JSON.
+    as_csv = await api.client.get(
+        "/v1/reports/sla",
+        params={"from": z(START), "to": z(START + 24 * H), "group_by": "team,assignee"},
+        headers={**api.auth(Role.viewer), "Accept": "text/csv"},
+    )
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert "sla-report-" in as_csv.headers["content-disposition"]
+    lines = parse_csv(as_csv.text)
+    expected = [("row", r) for r in report["rows"]] + [("total", r) for r in report["totals"]]
+    assert len(lines) == len(expected)
+    for line, (scope, r) in zip(lines, expected, strict=True):
+        value = r["attainment"]["value"]
+        assert (line["scope"], line["subject_type"], line["target"]) == (
+            scope,
+            r["subject_type"],
+            r["target"],
+        )
+        assert line["assignee_name"] == (r["group"]["assignee_name"] or "")
+        assert line["team_id"] == (r["group"]["team_id"] or "")
+        assert [int(line[k]) for k in ("met", "breached", "cancelled", "running")] == [
+            r[k] for k in ("met", "breached", "cancelled", "running")
+        ]
+        assert (float(line["attainment"]) if line["attainment"] else None) == value
+        assert (line["start"], line["end"]) == (report["start"], report["end"])
 
 
 async def test_bad_report_parameters_are_a_clear_422(api: Api) -> None:

@@ -1,5 +1,5 @@
-"""The monthly report as CSV: one line per figure, written from the very object the JSON
-is, so both always carry the same numbers."""
+"""The reports as CSV, written from the very object the JSON is, so both always carry the
+same numbers: the monthly report one line per figure, the SLA report one line per row."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from qualityapi.reports.schemas import Kpi, MonthlyReport
+from qualityapi.reports.schemas import Kpi, MonthlyReport, SlaReport
 
 COLUMNS = (
     "section",
@@ -132,10 +132,64 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def to_csv(report: MonthlyReport) -> str:
+def _write(columns: tuple[str, ...], lines: Iterator[dict[str, Any]]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
-    for row in rows(report):
-        writer.writerow({k: _cell(row.get(k)) for k in COLUMNS})
+    for row in lines:
+        writer.writerow({k: _cell(row.get(k)) for k in columns})
     return out.getvalue()
+
+
+def to_csv(report: MonthlyReport) -> str:
+    return _write(COLUMNS, rows(report))
+
+
+SLA_COLUMNS = (
+    "scope",
+    "start",
+    "end",
+    "subject_type",
+    "target",
+    "priority",
+    "category",
+    "team_id",
+    "team_name",
+    "assignee_id",
+    "assignee_name",
+    "met",
+    "breached",
+    "cancelled",
+    "running",
+    "attainment",
+    "goal",
+    "meets_goal",
+    "definition_version",
+)
+
+
+def sla_rows(report: SlaReport) -> Iterator[dict[str, Any]]:
+    """The rows (``scope`` row), then the totals (``scope`` total), as in the JSON; each
+    line carries the period so a sheet of several exports stays readable."""
+    for scope, lines in (("row", report.rows), ("total", report.totals)):
+        for r in lines:
+            yield {
+                "scope": scope,
+                "start": report.start,
+                "end": report.end,
+                "subject_type": r.subject_type,
+                "target": r.target,
+                **r.group.model_dump(),
+                "met": r.met,
+                "breached": r.breached,
+                "cancelled": r.cancelled,
+                "running": r.running,
+                "attainment": r.attainment.value,
+                "goal": r.attainment.goal,
+                "meets_goal": r.attainment.meets_goal,
+                "definition_version": report.definition.version,
+            }
+
+
+def sla_to_csv(report: SlaReport) -> str:
+    return _write(SLA_COLUMNS, sla_rows(report))
