@@ -158,13 +158,16 @@ async def test_board_items_name_their_assignee(api: Api) -> None:
     wo = await create_work_order(api, title="Lift stuck")
     assert (await act(api, wo["id"], "assign", {"assignee_id": engineer["id"]})).status_code == 200
     unassigned = await create_work_order(api, title="Door squeaks")
-    complaint = await create_complaint(api, officer["id"])
+    complaint = await create_complaint(api, officer["id"], description="Rude on the phone " * 20)
     board = (await api.client.get("/v1/board", headers=api.auth(Role.viewer))).json()
     items = {i["id"]: i for i in board["items"]["blue"]}
     assert items[wo["id"]]["assignee"] == {"id": engineer["id"], "name": "Li Na"}
     assert items[unassigned["id"]]["assignee"] is None
     # A complaint's assignee is its owner (first-contact responsibility).
     assert items[complaint["id"]]["assignee"] == {"id": officer["id"], "name": "Officer Wu"}
+    # Its card shows the start of what the customer said (a complaint has no title).
+    assert items[complaint["id"]]["title"] == ("Rude on the phone " * 20)[:120]
+    assert items[wo["id"]]["title"] == "Lift stuck"
 
 
 async def test_the_board_says_when_the_server_computed_it(api: Api) -> None:

@@ -41,7 +41,8 @@ class ComplaintSubject:
     store = LevelStore(
         table=table_of(Complaint),
         open_statuses=frozenset(s.value for s in OPEN_STATUSES),
-        title=None,
+        # A complaint has no title: its card shows the start of what the customer said.
+        title="description",
         since="received_at",
         # First-contact responsibility: the board names the owner.
         assignee="owner_id",

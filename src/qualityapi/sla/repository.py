@@ -52,6 +52,9 @@ async def get_calendar_by_name(session: AsyncSession, name: str) -> Calendar | N
 
 
 # Built-in calendars (24x7) first, then by name; the id breaks ties for the cursor.
+# The longest title a board card shows.
+BOARD_TITLE_CHARS = 120
+
 CALENDAR_ORDER = ((Calendar.builtin, True), (Calendar.name, False), (Calendar.id, False))
 
 
@@ -396,7 +399,13 @@ def _oldest_at_level(store: LevelStore, kind: str, level: str, limit: int) -> An
             literal(level, String).label("level"),
             t.c[store.id].label("id"),
             type_coerce(t.c[store.number], String).label("number"),
-            (type_coerce(t.c[store.title], String) if store.title else no_text).label("title"),
+            # A line on a card: a kind whose title is free text (a complaint's description)
+            # is cut, in SQL, so the board never carries whole letters.
+            (
+                type_coerce(func.substr(t.c[store.title], 1, BOARD_TITLE_CHARS), String)
+                if store.title
+                else no_text
+            ).label("title"),
             type_coerce(t.c[store.status], String).label("status"),
             t.c[store.since].label("since"),
             t.c[store.summary].label("sla"),
