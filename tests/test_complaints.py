@@ -390,3 +390,16 @@ async def test_bad_input_is_a_clear_422(api: Api, change: dict[str, Any], fragme
     body = {**complaint_body(officer["id"]), **change}
     response = await api.client.post("/v1/complaints", json=body, headers=api.auth(Role.agent))
     assert fragment in repr(assert_problem(response, 422))
+
+
+async def test_a_complaint_is_owned_only_by_active_staff(api: Api) -> None:
+    receiver = await create_staff(api, "Officer Wu")
+    gone = await create_staff(api, "Left Last Year", active=False)
+    # Someone who has left may still be the one complained about.
+    c = await create_complaint(api, receiver["id"], subject_staff_id=gone["id"])
+    response = await act(api, c["id"], "assign", {"owner_id": gone["id"]})
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["loc"] == ["body", "owner_id"]
+    assert "inactive" in problem["detail"]
+    current = await api.client.get(f"/v1/complaints/{c['id']}", headers=api.auth())
+    assert current.json()["owner_id"] == receiver["id"]

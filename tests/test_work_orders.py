@@ -278,6 +278,45 @@ async def test_service_logs(api: Api) -> None:
     assert events["items"][-1]["type"] == "log_added"
 
 
+async def test_a_service_log_is_dated_within_the_orders_life(api: Api) -> None:
+    wo = await create_work_order(api, reported_at="2026-11-01T20:00:00Z")
+    url = f"/v1/work-orders/{wo['id']}/logs"
+    for occurred_at, reason in (
+        ("2199-01-01T00:00:00Z", "future"),
+        ("2026-11-01T19:59:00Z", "before the work order was reported"),
+    ):
+        body = {"place": "Room 402", "action": "Replaced valve", "occurred_at": occurred_at}
+        response = await api.client.post(url, json=body, headers=api.auth(Role.agent))
+        problem = assert_problem(response, 422)
+        assert problem["errors"][0]["loc"] == ["body", "occurred_at"]
+        assert reason in problem["detail"]
+    # The first minute of the order, and a clock a little behind the client's, are fine.
+    for occurred_at in ("2026-11-01T20:00:00Z", "2026-11-02T01:03:00Z"):
+        body = {"place": "Room 402", "action": "Replaced valve", "occurred_at": occurred_at}
+        response = await api.client.post(url, json=body, headers=api.auth(Role.agent))
+        assert response.status_code == 201, response.text
+    logs = (await api.client.get(url, headers=api.auth())).json()["items"]
+    assert len(logs) == 2
+
+
+async def test_work_is_given_only_to_active_staff(api: Api) -> None:
+    gone = await create_staff(api, "Left Last Year", active=False)
+    here = await create_staff(api, "Li Na")
+    refused = await api.client.post(
+        "/v1/work-orders",
+        json={"title": "x", "customer": {"name": "c"}, "assignee_id": gone["id"]},
+        headers=api.auth(Role.agent),
+    )
+    problem = assert_problem(refused, 422)
+    assert problem["errors"][0]["loc"] == ["body", "assignee_id"]
+    assert "inactive" in problem["detail"]
+    wo = await create_work_order(api, assignee_id=here["id"])
+    assign = await act(api, wo["id"], "assign", {"assignee_id": gone["id"]})
+    assert "inactive" in assert_problem(assign, 422)["detail"]
+    current = (await api.client.get(f"/v1/work-orders/{wo['id']}", headers=api.auth())).json()
+    assert current["assignee_id"] == here["id"]
+
+
 async def test_checklist_follows_template_and_is_versioned(api: Api) -> None:
     wo = await create_work_order(api)
     url = f"/v1/work-orders/{wo['id']}/checklist"

@@ -245,11 +245,11 @@ async def apply_action(
     note = getattr(body, "note", None)
     match body:
         case AssignBody():
-            await ensure_staff_exists(session, body.owner_id, "owner_id")
+            await ensure_staff_exists(session, body.owner_id, "owner_id", active=True)
             cs.set("owner_id", body.owner_id)
             cs.set("pending_owner_id", None)
         case HandoverBody():
-            await ensure_staff_exists(session, body.to_staff_id, "to_staff_id")
+            await ensure_staff_exists(session, body.to_staff_id, "to_staff_id", active=True)
             if body.to_staff_id == c.owner_id:
                 raise Conflict("the complaint is already owned by this person")
             cs.set("pending_owner_id", body.to_staff_id)

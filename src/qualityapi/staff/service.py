@@ -59,15 +59,19 @@ async def get_staff(session: AsyncSession, staff_id: uuid.UUID) -> Staff:
 
 
 async def ensure_staff_exists(
-    session: AsyncSession, staff_id: uuid.UUID | None, field: str
+    session: AsyncSession, staff_id: uuid.UUID | None, field: str, *, active: bool = False
 ) -> Staff | None:
-    """The staff member (None for no id); 422 naming ``field`` when there is none. Callers
-    may keep it: events show the name without another query."""
+    """The staff member (None for no id); 422 naming ``field`` when there is none, or with
+    ``active`` when they are inactive (work is given only to someone who is there; a
+    complaint may still name, or be received by, someone who has left). Callers may keep
+    it: events show the name without another query."""
     if staff_id is None:
         return None
     staff = await repository.get_staff(session, staff_id)
     if staff is None:
         raise Unprocessable(f"{field}: staff member {staff_id} does not exist")
+    if active and not staff.active:
+        raise Unprocessable(f"{field}: {staff.name} is inactive; give the work to someone active")
     return staff
 
 

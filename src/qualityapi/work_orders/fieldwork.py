@@ -27,7 +27,7 @@ from qualityapi.work_orders.schemas import (
     ChecklistUpdate,
     WorkOrderLogCreate,
 )
-from qualityapi.work_orders.service import SUBJECT
+from qualityapi.work_orders.service import REPORTED_AT_SKEW, SUBJECT
 
 DEFAULT_TEMPLATE = "default"
 
@@ -183,9 +183,16 @@ async def add_log(
     actor: Principal,
     now: datetime,
 ) -> WorkOrderLog:
+    occurred_at = data.occurred_at or now
+    # A service log records what was done on this order: not before it was reported, and
+    # not ahead of now (a year typed 2199 would sort above every real entry).
+    if occurred_at > now + REPORTED_AT_SKEW:
+        raise Unprocessable("occurred_at: lies in the future; send when it was done")
+    if occurred_at < wo.reported_at:
+        raise Unprocessable("occurred_at: before the work order was reported (its reported_at)")
     entry = WorkOrderLog(
         work_order_id=wo.id,
-        occurred_at=data.occurred_at or now,
+        occurred_at=occurred_at,
         place=data.place,
         action=data.action,
         customer_feedback=data.customer_feedback,

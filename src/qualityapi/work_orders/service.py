@@ -70,7 +70,7 @@ async def create(
     _check_reported_at(reported_at, now)
     # Kept: the created event names them without another query.
     loaded = [
-        await ensure_staff_exists(session, data.assignee_id, "assignee_id"),
+        await ensure_staff_exists(session, data.assignee_id, "assignee_id", active=True),
         await ensure_team_exists(session, data.team_id, "team_id"),
     ]
     status = Status.assigned if data.assignee_id else Status.open
@@ -215,7 +215,9 @@ async def apply_action(
     loaded: list[Any] = []
     match body:
         case AssignAction():
-            loaded.append(await ensure_staff_exists(session, body.assignee_id, "assignee_id"))
+            loaded.append(
+                await ensure_staff_exists(session, body.assignee_id, "assignee_id", active=True)
+            )
             loaded.append(await ensure_team_exists(session, body.team_id, "team_id"))
             cs.set("assignee_id", body.assignee_id)
             if body.team_id is not None:
