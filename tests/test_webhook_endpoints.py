@@ -145,6 +145,12 @@ async def test_ping_is_signed_logged_and_rotation_signs_with_both_secrets(hooks_
         log = await hooks_api.client.get(f"{path}/attempts", headers=hooks_api.auth())
         assert [a["event_type"] for a in log.json()["items"]] == ["webhook.ping"] * 2
         assert all(a["succeeded"] and a["status_code"] == 200 for a in log.json()["items"])
+        # A ping is not stored: resending it says so, and what to do instead.
+        again = await hooks_api.client.post(
+            f"{path}/messages/{ping.json()['message_id']}/resend", headers=hooks_api.auth()
+        )
+        assert "send a new one" in assert_problem(again, 409)["detail"]
+        assert len(receiver.snapshot()) == 1  # the second ping only (the first was popped)
 
 
 async def test_ping_to_a_dead_port_reports_the_failure(hooks_api: Api) -> None:

@@ -417,6 +417,20 @@ async def get_message(session: AsyncSession, message_id: str) -> OutboxMessage |
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def attempted_event_type(
+    session: AsyncSession, endpoint_id: uuid.UUID, message_id: str
+) -> str | None:
+    """The event type an attempt to ``endpoint_id`` logged under ``message_id``, if any
+    (a test ping is only in the attempts log, never in the outbox)."""
+    stmt = (
+        select(WebhookAttempt.event_type)
+        .where(WebhookAttempt.endpoint_id == endpoint_id, WebhookAttempt.message_id == message_id)
+        .limit(1)
+    )
+    found: str | None = await session.scalar(stmt)
+    return found
+
+
 def _again(now: datetime) -> dict[str, Any]:
     return {
         "status": PENDING,

@@ -221,7 +221,7 @@ async def list_webhook_attempts(
 @router.post(
     "/{endpoint_id}/messages/{message_id}/resend",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(404),
+    responses=problem_responses(404, 409),
 )
 async def resend_webhook_message(
     endpoint_id: Id,

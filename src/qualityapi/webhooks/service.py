@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualityapi.audit import repository as audit
 from qualityapi.auth.principal import Principal
 from qualityapi.common.jsonable import jsonable
-from qualityapi.errors import NotFound, Unprocessable
+from qualityapi.errors import Conflict, NotFound, Unprocessable
 from qualityapi.events import repository as events
 from qualityapi.events.signals import MESSAGE_WRITTEN
 from qualityapi.webhooks import repository, signing, ssrf
@@ -218,6 +218,11 @@ async def resend(
 ) -> int:
     message = await repository.get_message(session, message_id)
     if message is None:
+        if await repository.attempted_event_type(session, endpoint.id, message_id) == PING:
+            raise Conflict(
+                f"message {message_id} is a test ping, which is not stored and cannot be "
+                "sent again; send a new one with POST /v1/webhook-endpoints/{id}/ping"
+            )
         raise NotFound(f"message {message_id} does not exist")
     scheduled = await repository.schedule_again(
         session,
