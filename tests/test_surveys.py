@@ -434,6 +434,27 @@ async def test_the_link_shows_on_get_and_records_once_on_post(api: Api) -> None:
     assert [m["type"] for m in await outbox(api, "survey.")] == ["survey.completed"]
 
 
+async def test_a_link_request_repeated_with_its_idempotency_key_issues_nothing(api: Api) -> None:
+    survey = await survey_for(api)
+    url = f"/v1/surveys/{survey['id']}/link"
+    headers = {**api.auth(Role.agent), "Idempotency-Key": "link-once"}
+    first = await api.client.post(url, headers=headers)
+    assert first.status_code == 201, first.text
+    # A retry after a lost answer: the link already sent to the customer keeps working.
+    repeat = await api.client.post(url, headers=headers)
+    assert "already succeeded" in assert_problem(repeat, 409)["detail"]
+    assert (await api.client.get(page_path(first.json()))).status_code == 200
+    async with api.app.state.engine.connect() as conn:
+        links = (await conn.execute(text("SELECT count(*) FROM survey_links"))).scalar_one()
+        kept = (await conn.execute(text("SELECT response_body FROM idempotency_keys"))).all()
+    assert links == 1
+    assert first.json()["token"] not in str(kept)  # the token is never stored
+    # Without the key (or with a new one) a new link replaces it, as documented.
+    second = await api.client.post(url, headers={**api.auth(Role.agent), "Idempotency-Key": "2"})
+    assert second.status_code == 201, second.text
+    assert (await api.client.get(page_path(first.json()))).status_code == 410
+
+
 async def test_expired_replaced_and_unknown_links_are_refused(api: Api) -> None:
     survey = await survey_for(api)
     old = await link_for(api, survey["id"])

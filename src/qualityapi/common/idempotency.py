@@ -26,9 +26,13 @@ from qualityapi.common.concurrency import etag_for
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.db.base import Base, UuidPk
 from qualityapi.db.session import SessionDep
-from qualityapi.errors import IdempotencyInFlight, Unprocessable
+from qualityapi.errors import Conflict, IdempotencyInFlight, Unprocessable
 
 M = TypeVar("M", bound=BaseModel)
+
+
+# In a record whose response held secrets: which fields were left out.
+_WITHHELD = "__withheld__"
 
 
 class IdempotencyRecord(UuidPk, Base):
@@ -68,9 +72,18 @@ class Idempotency:
         self._now = now
 
     async def run(
-        self, fn: Callable[[], Awaitable[M]], *, status_code: int, owner: Principal
+        self,
+        fn: Callable[[], Awaitable[M]],
+        *,
+        status_code: int,
+        owner: Principal,
+        secret: frozenset[str] = frozenset(),
     ) -> M | JSONResponse:
-        """Runs ``fn`` once per (owner, key); a repeat gets the first response back."""
+        """Runs ``fn`` once per (owner, key); a repeat gets the first response back.
+
+        ``secret`` names fields the service must not keep (a link's token: only its hash is
+        stored). They are left out of the record, so a repeat cannot be answered with the
+        first response: it is a 409 that says so, and ``fn`` still runs only once."""
         if self.key is None:
             return await fn()
         principal_key = str(owner.key_id or uuid.UUID(int=0))
@@ -89,6 +102,13 @@ class Idempotency:
                 raise Unprocessable(
                     reason, extra={"errors": [{"loc": loc, "msg": reason, "type": "key_reused"}]}
                 )
+            if previous.response_body.get(_WITHHELD):
+                raise Conflict(
+                    "a request with this Idempotency-Key already succeeded; its result "
+                    f"held {', '.join(previous.response_body[_WITHHELD])}, which the service "
+                    "does not keep, so it cannot be sent again; that first result still "
+                    "stands: send the request again with a new key to replace it"
+                )
             headers = {"Idempotent-Replayed": "true"}
             version = previous.response_body.get("version")
             if isinstance(version, int):
@@ -105,7 +125,8 @@ class Idempotency:
                 key=self.key,
                 fingerprint=self._fingerprint,
                 status_code=status_code,
-                response_body=result.model_dump(mode="json"),
+                response_body=result.model_dump(mode="json", exclude=set(secret))
+                | ({_WITHHELD: sorted(secret)} if secret else {}),
                 location=self._response.headers.get("location")
                 if self._response is not None
                 else None,

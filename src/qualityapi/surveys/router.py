@@ -216,6 +216,7 @@ async def add_survey_response(
 @router.post(
     "/{survey_id}/link",
     status_code=status.HTTP_201_CREATED,
+    response_model=LinkCreated,
     responses=problem_responses(404, 409),
 )
 async def create_survey_link(
@@ -225,18 +226,26 @@ async def create_survey_link(
     principal: AgentDep,
     clock: ClockDep,
     rules: RulesDep,
-) -> LinkCreated:
+    idem: IdempotencyDep,
+) -> Any:
     """A single-use answer link for the customer, valid 7 days by default. The URL is in
     this response only (the service keeps a hash); a new link replaces any earlier one.
-    No `Idempotency-Key`: a replay would have to store the token."""
+    A repeat with the same `Idempotency-Key` issues nothing: it is a 409 (the first
+    link stands; its token is not kept, so it cannot be sent again)."""
     survey = await service.get(session, survey_id)
-    return await service.issue_link(
-        session,
-        survey,
-        base_url=str(request.base_url),
-        actor=principal,
-        rules=rules,
-        now=clock.now(),
+
+    async def issue() -> LinkCreated:
+        return await service.issue_link(
+            session,
+            survey,
+            base_url=str(request.base_url),
+            actor=principal,
+            rules=rules,
+            now=clock.now(),
+        )
+
+    return await idem.run(
+        issue, status_code=201, owner=principal, secret=frozenset({"url", "token"})
     )
 
 
