@@ -261,6 +261,29 @@ async def test_authentication_comes_before_any_word_on_the_body(api: Api) -> Non
         assert_problem(anonymous, 401)
 
 
+async def test_an_unknown_query_parameter_is_a_422_naming_it_and_the_known_ones(
+    api: Api,
+) -> None:
+    await create_work_order(api)
+    typo = await api.client.get("/v1/work-orders?stauts=open&limit=5", headers=api.auth())
+    problem = assert_problem(typo, 422)
+    [error] = problem["errors"]
+    assert error["loc"] == ["query", "stauts"]
+    assert error["type"] == "unknown_parameter"
+    # The parameters it takes are listed, those of dependencies (paging) included.
+    assert "status" in error["msg"] and "limit" in error["msg"] and "cursor" in error["msg"]
+    # Declared parameters, repeated or not, still work; one route with none says so.
+    known = await api.client.get(
+        "/v1/work-orders?status=open&status=assigned&limit=5", headers=api.auth()
+    )
+    assert known.status_code == 200, known.text
+    wo = (await api.client.get("/v1/work-orders?limit=1", headers=api.auth())).json()["items"][0]
+    none = await api.client.get(f"/v1/work-orders/{wo['id']}?x=1", headers=api.auth())
+    assert "takes: no query parameters" in assert_problem(none, 422)["errors"][0]["msg"]
+    # Authentication first: an anonymous client learns nothing about the parameters.
+    assert_problem(await api.client.get("/v1/work-orders?stauts=open"), 401)
+
+
 def test_every_v1_route_uses_the_contract_route_class() -> None:
     routes = [r for router in ROUTERS for r in router.routes]
     assert len(routes) > 50

@@ -9,6 +9,9 @@ Two rules FastAPI's own route does not keep:
   check runs on that error path alone; a request that decodes pays nothing extra.
 - **Duplicate keys are an error.** ``{"priority": "normal", "priority": "urgent"}`` would
   otherwise silently keep the last value; it is a 422 naming the key.
+- **Unknown query parameters are an error.** ``?stauts=open`` would otherwise be ignored
+  and answer with every order as if unfiltered; it is a 422 naming the parameter and the
+  ones the endpoint takes. (Only /v1: the HTML pages keep accepting tracking parameters.)
 """
 
 from __future__ import annotations
@@ -66,13 +69,49 @@ def _role_check(dependant: Dependant) -> Callable[..., Coroutine[Any, Any, Any]]
     return None
 
 
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """Every query parameter the route or any of its dependencies declares."""
+    names: set[str] = set()
+    stack = [dependant]
+    while stack:
+        dep = stack.pop()
+        names.update(param.alias for param in dep.query_params)
+        stack.extend(dep.dependencies)
+    return frozenset(names)
+
+
+def _unknown_query(request: Request, known: frozenset[str]) -> RequestValidationError | None:
+    unknown = sorted({key for key in request.query_params if key not in known})
+    if not unknown:
+        return None
+    takes = ", ".join(sorted(known)) if known else "no query parameters"
+    return RequestValidationError(
+        [
+            {
+                "type": "unknown_parameter",
+                "loc": ("query", key),
+                "msg": f"unknown query parameter {key!r}; this endpoint takes: {takes}",
+            }
+            for key in unknown
+        ]
+    )
+
+
 class ContractRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         check = _role_check(self.dependant)
+        known_query = _query_names(self.dependant)
 
         async def route_handler(request: Request) -> Response:
             strict = StrictJSONRequest(request.scope, request.receive)
+            if request.scope["query_string"]:
+                refused = _unknown_query(request, known_query)
+                if refused is not None:
+                    if check is not None:
+                        # As for a malformed body: the 401 / 403 first, then the word on it.
+                        await check(request=strict, credentials=await _bearer(strict))
+                    raise refused
             try:
                 return await handler(strict)
             except RequestValidationError as exc:
