@@ -92,6 +92,11 @@ async def test_landing_page_links_the_board_and_the_docs(api: Api) -> None:
     assert {"/board", "/board?kiosk=1", "/docs", "/redoc"} <= links
     # No outside asset: every href and src is a path on this server.
     assert all(link.startswith("/") for link in links), links
+    # Uptime checks ask with HEAD: the same answer, no body.
+    for path in ("/", "/board", "/static/board.js"):
+        head = await api.client.head(path)
+        assert head.status_code == 200, path
+        assert head.headers["content-type"].startswith(("text/html", "text/javascript")), path
 
 
 async def test_board_page_is_a_shell_with_local_assets_only(api: Api) -> None:

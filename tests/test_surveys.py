@@ -394,7 +394,9 @@ async def test_the_link_shows_on_get_and_records_once_on_post(api: Api) -> None:
     assert stored == [hashlib.sha256(link["token"].encode()).hexdigest()]
     path = page_path(link)
 
-    # Link scanners open it (twice): nothing is recorded.
+    # Link scanners open it (twice, and ask with HEAD): nothing is recorded.
+    head = await api.client.head(path)
+    assert head.status_code == 200 and head.headers["content-type"].startswith("text/html")
     for _ in range(2):
         shown = await api.client.get(path)
         assert shown.status_code == 200, shown.text

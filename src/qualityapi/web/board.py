@@ -76,12 +76,13 @@ def _page(name: str, **context: object) -> HTMLResponse:
     )
 
 
-@pages.get("/", response_class=HTMLResponse)
+# GET and HEAD: uptime checks and link previews ask with HEAD; a page's HEAD changes nothing.
+@pages.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def landing() -> HTMLResponse:
     return _page("landing.html", heading="qualityapi")
 
 
-@pages.get("/board", response_class=HTMLResponse)
+@pages.api_route("/board", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def board_page(kiosk: Annotated[str | None, Query(max_length=5)] = None) -> HTMLResponse:
     return _page(
         "board.html",
@@ -92,7 +93,7 @@ async def board_page(kiosk: Annotated[str | None, Query(max_length=5)] = None) -
     )
 
 
-@pages.get("/static/{name}")
+@pages.api_route("/static/{name}", methods=["GET", "HEAD"])
 async def static_asset(name: str) -> Response:
     path = _ASSETS.get(name)
     if path is None:

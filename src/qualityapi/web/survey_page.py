@@ -131,7 +131,8 @@ def parse(
     return answers, {}
 
 
-@router.get("/s/{token}", response_class=HTMLResponse)
+# HEAD too: mail and chat link scanners ask with it, and showing the form records nothing.
+@router.api_route("/s/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def survey_page(token: str, session: SessionDep, clock: ClockDep) -> HTMLResponse:
     link, survey = await service.find_by_token(session, token)
     verdict = links.verdict(link, survey, clock.now())
