@@ -80,6 +80,17 @@ async def test_naive_timestamp_is_a_422_that_says_why(api: Api) -> None:
     assert "time zone" in body["errors"][0]["msg"]
 
 
+async def test_a_blank_resolution_is_no_resolution(api: Api) -> None:
+    # A form's empty text box is sent as "" or spaces: it is stored as absent, so reports
+    # and exports show no resolution rather than an empty one.
+    for text, stored in (("   ", None), ("", None), (" fixed the valve ", "fixed the valve")):
+        wo = await create_work_order(api)
+        assert (await act(api, wo["id"], "respond")).status_code == 200
+        response = await act(api, wo["id"], "resolve", {"resolution": text})
+        assert response.status_code == 200, response.text
+        assert response.json()["resolution"] == stored
+
+
 async def test_full_life_cycle_with_timeline(api: Api) -> None:
     engineer = await create_staff(api)
     wo = await create_work_order(api)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import EmailStr, Field, model_validator
+from pydantic import EmailStr, Field, field_validator, model_validator
 
 from qualityapi.common.schemas import Id, InputModel, LongText, ReadModel, ShortText, UtcDatetime
 from qualityapi.sla.schemas import ClockSummary
@@ -69,6 +69,7 @@ class CustomerRead(ReadModel):
     address: str | None = None
 
 
+
 class WorkOrderRead(ReadModel):
     id: uuid.UUID
     number: str = Field(examples=["WO-2026-000123"])
@@ -120,6 +121,12 @@ class ReasonAction(InputModel):
 
 class ResolveAction(ActionNote):
     resolution: str | None = Field(default=None, max_length=10_000)
+
+    @field_validator("resolution", mode="after")
+    @classmethod
+    def _blank_is_absent(cls, value: str | None) -> str | None:
+        # A form's empty text box means "nothing said", not a resolution reading "".
+        return value or None
 
 
 # --- logs and checklist ----------------------------------------------------------------------
