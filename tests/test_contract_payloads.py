@@ -65,6 +65,9 @@ async def test_work_order_payloads_carry_what_a_help_desk_acts_on(api: Api) -> N
     assert data["action"] is None and data["previous_status"] is None
     assert data["actor"]["name"] == "test-agent" and data["actor"]["role"] == "agent"
     assert order["customer"]["name"] == "Wang Fang" and order["location"]
+    # Every key of the customer, null where none was given (as the API's reads show it).
+    assert set(order["customer"]) == {"name", "phone", "email", "address"}
+    assert order["customer"]["email"] is None
     assert order["appointment_start"] == "2026-11-02T06:00:00Z"
     assert order["assignee"] == {"id": engineer["id"], "name": "Li Lei"}
     assert order["team"] == {"id": team["id"], "name": "Field service"}
@@ -163,6 +166,7 @@ async def test_complaint_payloads_carry_actor_version_and_changes(api: Api) -> N
     assert changed["data"]["actor"]["name"] == "test-agent"
     assert changed["data"]["complaint"]["version"] == acknowledged.json()["version"]
     assert changed["data"]["changes"]["status"] == {"old": "received", "new": "acknowledged"}
+    assert set(changed["data"]["customer"]) == {"name", "phone", "email", "address"}
     for message in await outbox(api, "complaint."):
         validate_body(message)
 

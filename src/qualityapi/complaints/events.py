@@ -16,6 +16,7 @@ from qualityapi.complaints.models import Complaint, Dimension, ImprovementPlan, 
 from qualityapi.complaints.states import Action, Status
 from qualityapi.events import repository as events
 from qualityapi.sla.vocabulary import WarningLevel
+from qualityapi.work_orders.schemas import customer_payload
 
 CREATED = "complaint.created"
 STATUS_CHANGED = "complaint.status_changed"
@@ -74,7 +75,9 @@ class ComplaintEventData(BaseModel):
     """``data`` of ``complaint.created`` and ``complaint.status_changed``."""
 
     complaint: ComplaintSummary
-    customer: dict[str, Any] = Field(description="name, phone, email, address as given.")
+    customer: dict[str, Any] = Field(
+        description="name, phone, email, address: every key, null where none was given."
+    )
     action: Action | None = Field(description="The action that caused it; null on creation.")
     previous_status: Status | None
     note: str | None = Field(default=None, description="The action's note or reason, if any.")
@@ -123,7 +126,7 @@ def _row(
 ) -> dict[str, Any]:
     data = {
         "complaint": _summary(c, bump),
-        "customer": c.customer,
+        "customer": customer_payload(c.customer),
         "action": action.value if action else None,
         "previous_status": previous.value if previous else None,
         "note": note,

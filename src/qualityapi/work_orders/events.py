@@ -25,6 +25,7 @@ from qualityapi.events import repository as events
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.staff.models import Staff, Team
 from qualityapi.work_orders.models import Priority, WorkOrder
+from qualityapi.work_orders.schemas import customer_payload
 from qualityapi.work_orders.states import Action, Status
 
 CREATED = "work_order.created"
@@ -196,6 +197,7 @@ async def _snapshot(
     else:
         raw = source
         values = {f: jsonable(source[f]) for f in _SNAPSHOT_FIELDS}
+    values["customer"] = customer_payload(values["customer"])
     # By the UUID (not its JSON string): the identity map is keyed on the real value.
     kept = list(loaded)
     values["assignee"] = await _named(session, Staff, raw["assignee_id"], kept)

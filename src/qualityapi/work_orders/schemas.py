@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import EmailStr, Field, field_validator, model_validator
@@ -68,6 +69,11 @@ class CustomerRead(ReadModel):
     email: str | None = None
     address: str | None = None
 
+
+def customer_payload(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored customer (it keeps only the keys given) with every key, null where none
+    was given: what the API's reads show, so a webhook receiver may index any key."""
+    return {key: stored.get(key) for key in CustomerRead.model_fields}
 
 
 class WorkOrderRead(ReadModel):
