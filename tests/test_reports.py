@@ -666,8 +666,17 @@ def assert_csv_matches(body: str, report: dict[str, Any]) -> None:
         for name in ("orders", "median_seconds", "p90_seconds"):
             row = kpis[("slowest_steps", "", "", f"{s['step']}:{name}")]
             assert row["value"] == ("" if s[name] is None else str(s[name]))
-    generated = kpis[("report", "", "", "generated_at")]["label"]
+    generated = kpis[("report", "", "", "generated_at")]["value"]
     assert generated == report["data"]["generated_at"]
+    assert kpis[("report", "", "", "month")]["value"] == report["month"]
+    # One meaning per column: a KPI's unit, a volume's share.
+    assert kpis[("satisfaction", "", "", "csat")]["unit"] == sat["csat"]["unit"]
+    for c in report["volumes"]["by_priority"]:
+        row = kpis[("volumes_by_priority", "", "", c["key"])]
+        assert row["share"] == ("" if c["share"] is None else str(c["share"])) and not row["unit"]
+    for cp in report["volumes"]["by_category_priority"]:
+        key = f"{cp['category'] or ''}:{cp['priority']}"
+        assert kpis[("volumes_by_category_priority", "", "", key)]["value"] == str(cp["count"])
 
 
 # --- the sums against the raw rows ----------------------------------------------------------

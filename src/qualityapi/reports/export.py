@@ -11,13 +11,19 @@ from typing import Any
 
 from qualityapi.reports.schemas import Kpi, MonthlyReport, SlaReport
 
+# One meaning per column, so a spreadsheet can filter and sum them: ``value`` the figure
+# (or the report's own facts: its month, time zone, when generated), ``unit`` a KPI's unit,
+# ``share`` a volume's share of the month, ``name`` a readable name (a step, a person, a
+# problem, a top category's rank).
 COLUMNS = (
     "section",
     "subject_type",
     "target",
     "key",
-    "label",
+    "name",
     "value",
+    "unit",
+    "share",
     "numerator",
     "denominator",
     "goal",
@@ -34,7 +40,7 @@ def _kpi(section: str, k: Kpi, st: str = "", target: str = "") -> dict[str, Any]
         "subject_type": st,
         "target": target,
         "key": k.key,
-        "label": k.unit,
+        "unit": k.unit,
         "value": k.value,
         "numerator": k.numerator,
         "denominator": k.denominator,
@@ -64,20 +70,21 @@ def rows(report: MonthlyReport) -> Iterator[dict[str, Any]]:
         ("last_clock_outcome_id", d.last_clock_outcome_id),
         ("last_outbox_message_id", d.last_outbox_message_id),
     ):
-        yield _count("report", key, None, label=value)
+        yield _count("report", key, value)
     v = report.volumes
     yield _count(
         "volumes", "work_orders", v.work_orders, previous_value=v.previous, change=v.change
     )
     yield _count("volumes", "complaints", v.complaints)
     for c in v.by_priority:
-        yield _count("volumes_by_priority", c.key or "", c.count, label=c.share)
+        yield _count("volumes_by_priority", c.key or "", c.count, share=c.share)
     for c in v.by_category:
-        yield _count("volumes_by_category", c.key or "", c.count, label=c.share)
+        yield _count("volumes_by_category", c.key or "", c.count, share=c.share)
     for cp in v.by_category_priority:
-        yield _count("volumes_by_category_priority", cp.category or "", cp.count, label=cp.priority)
+        key = f"{cp.category or ''}:{cp.priority}"
+        yield _count("volumes_by_category_priority", key, cp.count)
     for rank, c in enumerate(report.top_categories, 1):
-        yield _count("top_categories", c.key or "", c.count, label=rank)
+        yield _count("top_categories", c.key or "", c.count, name=f"rank {rank}")
     for t in report.sla:
         yield _kpi("sla_attainment", t.attainment, t.subject_type, t.target)
         for name in ("met", "breached", "cancelled", "running"):
@@ -101,18 +108,18 @@ def rows(report: MonthlyReport) -> Iterator[dict[str, Any]]:
     yield _kpi("complaints", figures.rate)
     yield _kpi("complaints", figures.on_time_closure)
     for step in report.slowest_steps:
-        label = f"{step.from_milestone} -> {step.to_milestone}"
-        yield _count("slowest_steps", f"{step.step}:orders", step.orders, label=label)
+        name = f"{step.from_milestone} -> {step.to_milestone}"
+        yield _count("slowest_steps", f"{step.step}:orders", step.orders, name=name)
         yield _count("slowest_steps", f"{step.step}:median_seconds", step.median_seconds)
         yield _count("slowest_steps", f"{step.step}:p90_seconds", step.p90_seconds)
     for r in report.retraining:
-        yield _count("retraining", str(r.staff_id), int(r.flagged_at_month_end), label=r.name or "")
+        yield _count("retraining", str(r.staff_id), int(r.flagged_at_month_end), name=r.name or "")
     for p in report.high_frequency_problems:
         yield _count(
             "high_frequency_problems",
             str(p.plan_id),
             p.complaint_count,
-            label=f"{p.dimension}: {p.key}",
+            name=f"{p.dimension}: {p.key}",
         )
 
 
