@@ -45,7 +45,13 @@ async def test_unknown_path_and_method_are_problems(api: Api) -> None:
     wo = await create_work_order(api)
     typo = await api.client.post(f"/v1/work-orders/{wo['id']}/resolv", headers=api.auth())
     assert "no such path: POST" in assert_problem(typo, 404)["detail"]
-    assert_problem(await api.client.delete("/v1/work-orders", headers=api.auth()), 405)
+    refused = await api.client.delete("/v1/work-orders", headers=api.auth())
+    assert_problem(refused, 405)
+    # Allow names every method of the path, not only the first route's (RFC 9110 15.5.6).
+    assert refused.headers["allow"] == "GET, POST"
+    assert "takes GET, POST" in refused.json()["detail"]
+    keys = await api.client.put("/v1/api-keys", headers=api.auth())
+    assert assert_problem(keys, 405) and keys.headers["allow"] == "GET, POST"
 
 
 async def test_oversized_body_is_413_and_nothing_is_stored(api: Api) -> None:

@@ -266,20 +266,53 @@ def _required_body_fields(request: Request) -> list[str]:
     return [f.alias or name for name, f in fields.items() if f.is_required()]
 
 
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
+
+
+def _path_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[^/}]+\}", template)
+    return re.compile("^" + "[^/]+".join(re.escape(p) for p in parts) + "$")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document gives this path. Starlette's 405 names only the
+    first matching route's (``DELETE /v1/api-keys`` said ``Allow: POST``, though GET is
+    there too). Built once per app, on its first 405."""
+    table = getattr(request.app.state, "allow_table", None)
+    if table is None:
+        table = [
+            (_path_pattern(path), frozenset(m.upper() for m in item if m in _HTTP_METHODS))
+            for path, item in request.app.openapi().get("paths", {}).items()
+        ]
+        request.app.state.allow_table = table
+    methods: set[str] = set()
+    for pattern, allowed in table:
+        if pattern.match(request.url.path):
+            methods |= allowed
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed", 400: "Bad request"}
     detail = str(exc.detail) if exc.detail else None
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
     if exc.status_code == 404 and request.scope.get("route") is None:
         # No route matched (a mistyped path or action): say so, and where the paths are.
         detail = f"no such path: {request.method} {request.url.path}; every path is in /docs"
+    elif exc.status_code == 405:
+        allowed = _allowed_methods(request) or headers.get("allow", "").split(", ")
+        headers["allow"] = ", ".join(allowed)
+        detail = (
+            f"{request.method} is not allowed on {request.url.path}; it takes {', '.join(allowed)}"
+        )
     return problem_response(
         status=exc.status_code,
         slug={404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error"),
         title=titles.get(exc.status_code, "HTTP error"),
         detail=detail,
         instance=request.url.path,
-        headers=exc.headers,
+        headers=headers,
     )
 
 
