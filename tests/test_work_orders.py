@@ -219,6 +219,29 @@ async def test_patch_records_old_and_new(api: Api) -> None:
     )
 
 
+async def test_patch_takes_null_exactly_where_the_document_offers_it(api: Api) -> None:
+    # A front end generates its types from the OpenAPI document: a field it may clear is
+    # nullable there, and a field that can only be changed is not.
+    schema = api.app.openapi()["components"]["schemas"]["WorkOrderUpdate"]["properties"]
+
+    def nullable(prop: dict[str, object]) -> bool:
+        return {"type": "null"} in prop.get("anyOf", [])  # type: ignore[operator]
+
+    offered = {name for name, prop in schema.items() if nullable(prop)}
+    assert {"description", "category", "location", "appointment_start"} <= offered
+    assert not {"title", "priority", "customer", "reported_at"} & offered
+    wo = await create_work_order(api)
+    for name in schema:
+        response = await api.client.patch(
+            f"/v1/work-orders/{wo['id']}", json={name: None}, headers=api.auth(Role.agent)
+        )
+        if name in offered:
+            assert response.status_code == 200, (name, response.text)
+            assert response.json()[name] is None
+        else:
+            assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", name]
+
+
 async def test_list_filters_and_cursor_pagination(api: Api) -> None:
     created = []
     for i in range(7):

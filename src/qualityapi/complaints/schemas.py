@@ -4,6 +4,7 @@ import uuid
 from typing import Literal
 
 from pydantic import Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from qualityapi.common.schemas import Id, InputModel, LongText, ReadModel, UtcDatetime
 from qualityapi.complaints.models import (
@@ -45,11 +46,11 @@ class ComplaintCreate(InputModel):
 class ComplaintUpdate(InputModel):
     """What a PATCH may change; status, ownership and outcome change only through actions."""
 
-    severity: Severity | None = None
+    severity: Severity | SkipJsonSchema[None] = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
-    customer: Customer | None = None
+    customer: Customer | SkipJsonSchema[None] = None
     location: str | None = Field(default=None, max_length=500)
-    description: LongText | None = None
+    description: LongText | SkipJsonSchema[None] = None
     expected_outcome: LongText | None = None
     work_order_id: Id | None = None
     subject_staff_id: Id | None = None
@@ -192,10 +193,10 @@ class CorrectiveActionCreate(InputModel):
 
 
 class CorrectiveActionUpdate(InputModel):
-    description: LongText | None = None
-    owner_id: Id | None = None
-    due_at: UtcDatetime | None = None
-    status: ActionStatus | None = Field(
+    description: LongText | SkipJsonSchema[None] = None
+    owner_id: Id | SkipJsonSchema[None] = None
+    due_at: UtcDatetime | SkipJsonSchema[None] = None
+    status: ActionStatus | SkipJsonSchema[None] = Field(
         default=None,
         description="done when carried out; effective / ineffective after the effectiveness "
         "check (give check_note).",
@@ -223,7 +224,7 @@ class ImprovementPlanUpdate(InputModel):
     owner_id: Id | None = None
     due_at: UtcDatetime | None = None
     plan: LongText | None = None
-    status: PlanStatus | None = None
+    status: PlanStatus | SkipJsonSchema[None] = None
 
 
 class ImprovementPlanRead(ReadModel):

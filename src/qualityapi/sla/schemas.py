@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from qualityapi.common.schemas import Id, InputModel, ReadModel, UtcDatetime
 from qualityapi.sla import subjects
@@ -254,15 +255,16 @@ class SlaPolicyCreate(InputModel):
 
 
 class SlaPolicyUpdate(InputModel):
-    name: Name | None = None
-    rank: int | None = Field(default=None, ge=0, le=100_000)
-    match: MatchSpec | None = None
-    calendar_id: Id | None = None
-    targets: dict[str, Target] | None = None
-    warning: WarningSpec | None = None
-    escalation: list[EscalationLevel] | None = Field(default=None, max_length=20)
-    max_extensions: int | None = Field(default=None, ge=0, le=100)
-    enabled: bool | None = None
+    name: Name | SkipJsonSchema[None] = None
+    # Constraints inside Annotated: on the union they would not reach the JSON schema.
+    rank: Annotated[int, Field(ge=0, le=100_000)] | SkipJsonSchema[None] = None
+    match: MatchSpec | SkipJsonSchema[None] = None
+    calendar_id: Id | SkipJsonSchema[None] = None
+    targets: dict[str, Target] | SkipJsonSchema[None] = None
+    warning: WarningSpec | SkipJsonSchema[None] = None
+    escalation: Annotated[list[EscalationLevel], Field(max_length=20)] | SkipJsonSchema[None] = None
+    max_extensions: Annotated[int, Field(ge=0, le=100)] | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _ladder(self) -> SlaPolicyUpdate:

@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from qualityapi.common.schemas import Id, InputModel, ReadModel, ShortText, UtcDatetime
 from qualityapi.staff.models import ErrorSource
@@ -19,7 +20,7 @@ class TeamCreate(InputModel):
 
 
 class TeamUpdate(InputModel):
-    name: ShortText | None = None
+    name: ShortText | SkipJsonSchema[None] = None
     description: str | None = Field(default=None, max_length=2000)
     supervisor_id: Id | None = None
     manager_id: Id | None = None
@@ -46,12 +47,12 @@ class StaffCreate(InputModel):
 
 
 class StaffUpdate(InputModel):
-    name: ShortText | None = None
+    name: ShortText | SkipJsonSchema[None] = None
     email: EmailStr | None = None
     phone: str | None = Phone
     title: str | None = Field(default=None, max_length=200)
     team_id: Id | None = None
-    active: bool | None = None
+    active: bool | SkipJsonSchema[None] = None
 
 
 class StaffRead(ReadModel):

@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from qualityapi.common.kpi import KpiDefinition
 from qualityapi.common.schemas import Id, InputModel, ReadModel, ShortText, UtcDatetime
@@ -100,9 +101,9 @@ class SurveyTemplateCreate(InputModel):
 
 
 class SurveyTemplateUpdate(InputModel):
-    name: ShortText | None = None
+    name: ShortText | SkipJsonSchema[None] = None
     description: str | None = Field(default=None, max_length=2000)
-    questions: Questions | None = None
+    questions: Questions | SkipJsonSchema[None] = None
     scale_labels: ScaleLabels | None = None
     is_default: bool | None = None
 

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from qualityapi.common.schemas import InputModel, ReadModel, UtcDatetime
 from qualityapi.webhooks.catalogue import EVENT_TYPES, PING
@@ -37,9 +39,11 @@ class WebhookEndpointCreate(InputModel):
 
 
 class WebhookEndpointUpdate(InputModel):
-    url: str | None = Field(default=None, max_length=2000)
-    event_types: list[str] | None = Field(default=None, max_length=50, description=_TYPES_DOC)
-    enabled: bool | None = Field(
+    url: str | SkipJsonSchema[None] = Field(default=None, max_length=2000)
+    event_types: Annotated[list[str], Field(max_length=50)] | SkipJsonSchema[None] = Field(
+        default=None, description=_TYPES_DOC
+    )
+    enabled: bool | SkipJsonSchema[None] = Field(
         default=None,
         description="Re-enabling clears a disable by the service; pending "
         "messages then go out in order.",

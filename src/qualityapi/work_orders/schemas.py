@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import EmailStr, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from qualityapi.common.schemas import Id, InputModel, LongText, ReadModel, ShortText, UtcDatetime
 from qualityapi.sla.schemas import ClockSummary
@@ -52,13 +53,13 @@ class WorkOrderCreate(InputModel):
 class WorkOrderUpdate(InputModel):
     """Fields a PATCH may change. Status and assignee change only through actions."""
 
-    title: ShortText | None = None
+    title: ShortText | SkipJsonSchema[None] = None
     description: LongText | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
-    priority: Priority | None = None
-    customer: Customer | None = None
+    priority: Priority | SkipJsonSchema[None] = None
+    customer: Customer | SkipJsonSchema[None] = None
     location: str | None = Field(default=None, max_length=500)
-    reported_at: UtcDatetime | None = None
+    reported_at: UtcDatetime | SkipJsonSchema[None] = None
     appointment_start: UtcDatetime | None = None
     appointment_end: UtcDatetime | None = None
 
