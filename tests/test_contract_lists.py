@@ -11,7 +11,7 @@ import pytest
 
 from qualityapi.auth.models import Role
 from tests.conftest import Api
-from tests.helpers import assert_problem
+from tests.helpers import act, assert_problem, create_work_order
 
 LISTS = [
     "/v1/sla-policies",
@@ -115,9 +115,37 @@ async def test_lists_refuse_a_bad_cursor_or_limit(api: Api, path: str) -> None:
     for limit in (0, 501):
         response = await api.client.get(path, params={"limit": limit}, headers=api.auth())
         assert assert_problem(response, 422)["errors"][0]["loc"] == ["query", "limit"]
-    # A cursor of another list is no cursor here either.
-    other = await api.client.get("/v1/work-orders", params={"limit": 1}, headers=api.auth())
-    assert other.status_code == 200
+
+
+async def test_a_cursor_pages_only_the_list_that_gave_it(api: Api) -> None:
+    first, second = await create_work_order(api), await create_work_order(api)
+    for order in (first, second):  # two timeline entries each: created, responded
+        assert (await act(api, order["id"], "respond")).status_code == 200
+
+    async def cursor_of(path: str) -> str:
+        page = await api.client.get(path, params={"limit": 1}, headers=api.auth())
+        assert page.status_code == 200 and page.json()["next_cursor"], (path, page.text)
+        return str(page.json()["next_cursor"])
+
+    orders = await cursor_of("/v1/work-orders")
+    events = await cursor_of(f"/v1/work-orders/{first['id']}/events")
+    keys = await cursor_of("/v1/api-keys")
+    for cursor, here in (
+        (orders, "/v1/complaints"),
+        (orders, "/v1/surveys"),
+        (events, f"/v1/work-orders/{second['id']}/events"),  # another order's timeline
+        (events, "/v1/audit-events"),
+        (keys, "/v1/calendars"),
+    ):
+        refused = await api.client.get(here, params={"cursor": cursor}, headers=api.auth())
+        assert "another list" in assert_problem(refused, 400)["detail"], here
+    for cursor, home in (
+        (orders, "/v1/work-orders"),
+        (events, f"/v1/work-orders/{first['id']}/events"),
+        (keys, "/v1/api-keys"),
+    ):
+        next_page = await api.client.get(home, params={"cursor": cursor}, headers=api.auth())
+        assert next_page.status_code == 200 and next_page.json()["items"], home
 
 
 def test_every_list_in_the_document_has_items_and_next_cursor() -> None:

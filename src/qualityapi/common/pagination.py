@@ -6,12 +6,13 @@ import base64
 import binascii
 import json
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from sqlalchemy import ColumnElement, Select, and_, literal, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -21,6 +22,31 @@ from qualityapi.errors import BadRequest
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 _BIGINT = 2**63
+_REFUSED = "cursor is not valid: pass next_cursor from a previous page"
+_ELSEWHERE = "cursor is from another list: pass next_cursor from a previous page of this list"
+
+
+def list_key(request: Request) -> str:
+    """Which list a cursor belongs to: a short digest of the list's path (ids included, so
+    one order's timeline cursor does not page another's). A cursor carries it; one from
+    another list is refused instead of paging this list from a position it never had."""
+    return format(zlib.crc32(request.url.path.encode()), "08x")
+
+
+def _same_list(data: Any, key: str) -> None:
+    # Cursors written before lists were named carry none: still accepted.
+    found = data.get("l") if isinstance(data, dict) else None
+    if found is not None and found != key:
+        raise BadRequest(_ELSEWHERE)
+
+
+def _b64(raw: dict[str, Any]) -> str:
+    text = json.dumps(raw, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unb64(token: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()))
 
 
 def _instant(text: str) -> datetime:
@@ -57,33 +83,38 @@ class Cursor:
     created_at: datetime
     id: uuid.UUID
 
-    def encode(self) -> str:
-        raw = json.dumps({"t": self.created_at.isoformat(), "id": str(self.id)})
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    def encode(self, key: str = "") -> str:
+        return _b64({"t": self.created_at.isoformat(), "id": str(self.id), "l": key})
 
     @classmethod
-    def decode(cls, token: str) -> Cursor:
+    def decode(cls, token: str, key: str = "") -> Cursor:
         try:
-            padded = token + "=" * (-len(token) % 4)
-            data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            return cls(created_at=_instant(data["t"]), id=uuid.UUID(data["id"]))
+            data = _unb64(token)
+            cursor = cls(created_at=_instant(data["t"]), id=uuid.UUID(data["id"]))
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-            raise BadRequest("cursor is not valid: pass next_cursor from a previous page") from exc
+            raise BadRequest(_REFUSED) from exc
+        _same_list(data, key)
+        return cursor
 
 
 @dataclass(frozen=True)
 class PageParams:
     limit: int
     cursor: Cursor | None
+    list_key: str = ""
 
 
 async def _page_params(
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page")
     ] = None,
 ) -> PageParams:
-    return PageParams(limit=limit, cursor=Cursor.decode(cursor) if cursor else None)
+    key = list_key(request)
+    return PageParams(
+        limit=limit, cursor=Cursor.decode(cursor, key) if cursor else None, list_key=key
+    )
 
 
 PageDep = Annotated[PageParams, Depends(_page_params)]
@@ -113,25 +144,28 @@ def split_page(rows: list[Any], params: PageParams) -> tuple[list[Any], str | No
         return rows, None
     rows = rows[: params.limit]
     last = rows[-1]
-    return rows, Cursor(created_at=last.created_at, id=last.id).encode()
+    return rows, Cursor(created_at=last.created_at, id=last.id).encode(params.list_key)
 
 
-def encode_seq_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{last_id}".encode()).decode().rstrip("=")
+def encode_seq_cursor(last_id: int, key: str = "") -> str:
+    raw = f"seq:{last_id}:{key}" if key else f"seq:{last_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_seq_cursor(token: str | None) -> int | None:
+def decode_seq_cursor(token: str | None, key: str = "") -> int | None:
     """Cursors for append-only logs ordered by an integer sequence."""
     if token is None:
         return None
     try:
         raw = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()).decode()
-        kind, _, value = raw.partition(":")
+        kind, _, rest = raw.partition(":")
+        value, _, found = rest.partition(":")
         if kind != "seq" or not 0 <= int(value) < _BIGINT:
             raise ValueError(kind)
-        return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("cursor is not valid: pass next_cursor from a previous page") from exc
+        raise BadRequest(_REFUSED) from exc
+    _same_list({"l": found or None}, key)
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -139,21 +173,24 @@ class SeqPageParams:
     limit: int
     # The last id seen; the repository continues after it in its own direction.
     cursor_id: int | None
+    list_key: str = ""
 
     def split(self, rows: list[Any]) -> tuple[list[Any], str | None]:
         if len(rows) <= self.limit:
             return rows, None
         rows = rows[: self.limit]
-        return rows, encode_seq_cursor(rows[-1].id)
+        return rows, encode_seq_cursor(rows[-1].id, self.list_key)
 
 
 async def _seq_page_params(
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page")
     ] = None,
 ) -> SeqPageParams:
-    return SeqPageParams(limit=limit, cursor_id=decode_seq_cursor(cursor))
+    key = list_key(request)
+    return SeqPageParams(limit=limit, cursor_id=decode_seq_cursor(cursor, key), list_key=key)
 
 
 SeqPageDep = Annotated[SeqPageParams, Depends(_seq_page_params)]
@@ -187,18 +224,18 @@ def _tag(value: Any) -> list[Any]:
     raise TypeError(f"cannot put {type(value).__name__} in a cursor")
 
 
-def encode_key_cursor(key: Sequence[Any]) -> str:
-    raw = json.dumps({"k": [_tag(v) for v in key]}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def encode_key_cursor(key: Sequence[Any], list_key: str = "") -> str:
+    return _b64({"k": [_tag(v) for v in key], "l": list_key})
 
 
-def decode_key_cursor(token: str) -> tuple[Any, ...]:
+def decode_key_cursor(token: str, list_key: str = "") -> tuple[Any, ...]:
     try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return tuple(_TAGS[tag](value) for tag, value in data["k"])
+        data = _unb64(token)
+        after = tuple(_TAGS[tag](value) for tag, value in data["k"])
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("cursor is not valid: pass next_cursor from a previous page") from exc
+        raise BadRequest(_REFUSED) from exc
+    _same_list(data, list_key)
+    return after
 
 
 @dataclass(frozen=True)
@@ -206,6 +243,7 @@ class KeyPageParams:
     limit: int
     # The sort key of the last item of the previous page.
     after: tuple[Any, ...] | None
+    list_key: str = ""
 
     def split(
         self, rows: Sequence[R], key: Callable[[R], Sequence[Any]]
@@ -214,7 +252,7 @@ class KeyPageParams:
         if len(rows) <= self.limit:
             return list(rows), None
         page = list(rows[: self.limit])
-        return page, encode_key_cursor(key(page[-1]))
+        return page, encode_key_cursor(key(page[-1]), self.list_key)
 
     def of_sequence(
         self, items: Sequence[R], key: Callable[[R], Sequence[Any]]
@@ -228,12 +266,15 @@ class KeyPageParams:
 
 
 async def _key_page_params(
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=500, description="next_cursor of the previous page")
     ] = None,
 ) -> KeyPageParams:
-    return KeyPageParams(limit=limit, after=decode_key_cursor(cursor) if cursor else None)
+    key = list_key(request)
+    after = decode_key_cursor(cursor, key) if cursor else None
+    return KeyPageParams(limit=limit, after=after, list_key=key)
 
 
 KeyPageDep = Annotated[KeyPageParams, Depends(_key_page_params)]

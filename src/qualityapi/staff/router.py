@@ -226,7 +226,7 @@ def _split_by_occurrence(
     if len(rows) <= page.limit:
         return rows, None
     rows = rows[: page.limit]
-    return rows, Cursor(created_at=rows[-1].occurred_at, id=rows[-1].id).encode()
+    return rows, Cursor(created_at=rows[-1].occurred_at, id=rows[-1].id).encode(page.list_key)
 
 
 @router.get(
