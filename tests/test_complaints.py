@@ -265,6 +265,17 @@ async def test_a_policy_can_limit_extensions(api: Api) -> None:
     assert first.status_code == 200, first.text
     second = await act(api, c["id"], "extend", {"working_days": 1, "reason": "second"})
     assert "allows 1 extension" in assert_problem(second, 409)["detail"]
+    # null lifts the limit again, as on a new policy; null on the name is still refused.
+    lifted = await api.client.patch(
+        f"/v1/sla-policies/{major['id']}", json={"max_extensions": None}, headers=api.auth()
+    )
+    assert lifted.status_code == 200 and lifted.json()["max_extensions"] is None, lifted.text
+    third = await act(api, c["id"], "extend", {"working_days": 1, "reason": "third"})
+    assert third.status_code == 200, third.text
+    unnamed = await api.client.patch(
+        f"/v1/sla-policies/{major['id']}", json={"name": None}, headers=api.auth()
+    )
+    assert assert_problem(unnamed, 422)["errors"][0]["loc"] == ["body", "name"]
 
 
 async def test_complaints_turn_yellow_red_and_escalate_on_the_board(api: Api) -> None:

@@ -135,6 +135,23 @@ Id = Annotated[
     WithJsonSchema({"type": "string", "format": "uuid"}),
 ]
 
+
+def _offer_no_null(schema: dict[str, Any]) -> None:
+    options = schema.get("anyOf")
+    if isinstance(options, list):
+        kept = [o for o in options if o != {"type": "null"}]
+        if len(kept) == 1:
+            del schema["anyOf"]
+            schema.update(kept[0])
+        else:
+            schema["anyOf"] = kept
+
+
+# A PATCH field that may be left out or changed but not cleared (the service answers a
+# null with a 422): typed ``X | None`` so that leaving it out is possible, with ``null``
+# kept out of the document so that generated clients do not offer it.
+NotNull = Field(json_schema_extra=_offer_no_null)
+
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=10_000)]
 

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
-from qualityapi.common.schemas import Id, InputModel, LongText, ReadModel, UtcDatetime
+from qualityapi.common.schemas import Id, InputModel, LongText, NotNull, ReadModel, UtcDatetime
 from qualityapi.complaints.models import (
     ActionStatus,
     Channel,
@@ -46,11 +45,11 @@ class ComplaintCreate(InputModel):
 class ComplaintUpdate(InputModel):
     """What a PATCH may change; status, ownership and outcome change only through actions."""
 
-    severity: Severity | SkipJsonSchema[None] = None
+    severity: Annotated[Severity | None, NotNull] = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
-    customer: Customer | SkipJsonSchema[None] = None
+    customer: Annotated[Customer | None, NotNull] = None
     location: str | None = Field(default=None, max_length=500)
-    description: LongText | SkipJsonSchema[None] = None
+    description: Annotated[LongText | None, NotNull] = None
     expected_outcome: LongText | None = None
     work_order_id: Id | None = None
     subject_staff_id: Id | None = None
@@ -193,10 +192,10 @@ class CorrectiveActionCreate(InputModel):
 
 
 class CorrectiveActionUpdate(InputModel):
-    description: LongText | SkipJsonSchema[None] = None
-    owner_id: Id | SkipJsonSchema[None] = None
-    due_at: UtcDatetime | SkipJsonSchema[None] = None
-    status: ActionStatus | SkipJsonSchema[None] = Field(
+    description: Annotated[LongText | None, NotNull] = None
+    owner_id: Annotated[Id | None, NotNull] = None
+    due_at: Annotated[UtcDatetime | None, NotNull] = None
+    status: Annotated[ActionStatus | None, NotNull] = Field(
         default=None,
         description="done when carried out; effective / ineffective after the effectiveness "
         "check (give check_note).",
@@ -224,7 +223,7 @@ class ImprovementPlanUpdate(InputModel):
     owner_id: Id | None = None
     due_at: UtcDatetime | None = None
     plan: LongText | None = None
-    status: PlanStatus | SkipJsonSchema[None] = None
+    status: Annotated[PlanStatus | None, NotNull] = None
 
 
 class ImprovementPlanRead(ReadModel):

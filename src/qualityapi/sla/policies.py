@@ -30,6 +30,8 @@ from qualityapi.sla.schemas import (
 )
 from qualityapi.staff.service import ensure_staff_exists
 
+_CLEARABLE = frozenset({"max_extensions"})
+
 
 def read(policy: SlaPolicy, *, replanning: bool = False) -> SlaPolicyRead:
     return SlaPolicyRead.model_validate(policy).model_copy(update={"replanning": replanning})
@@ -122,7 +124,8 @@ async def update(
     before = read(policy).model_dump(mode="json", exclude={"replanning"})
     changes = data.model_dump(mode="json", exclude_unset=True)
     for required in changes:
-        if changes[required] is None:
+        # Null clears only what a new policy may leave null: max_extensions (no limit).
+        if changes[required] is None and required not in _CLEARABLE:
             raise Unprocessable(f"{required}: may not be null")
     try:
         current = {k: v for k, v in before.items() if k in SlaPolicyCreate.model_fields}

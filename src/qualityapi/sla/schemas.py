@@ -5,9 +5,8 @@ from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
-from qualityapi.common.schemas import Id, InputModel, ReadModel, UtcDatetime
+from qualityapi.common.schemas import Id, InputModel, NotNull, ReadModel, UtcDatetime
 from qualityapi.sla import subjects
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -255,16 +254,20 @@ class SlaPolicyCreate(InputModel):
 
 
 class SlaPolicyUpdate(InputModel):
-    name: Name | SkipJsonSchema[None] = None
+    name: Annotated[Name | None, NotNull] = None
     # Constraints inside Annotated: on the union they would not reach the JSON schema.
-    rank: Annotated[int, Field(ge=0, le=100_000)] | SkipJsonSchema[None] = None
-    match: MatchSpec | SkipJsonSchema[None] = None
-    calendar_id: Id | SkipJsonSchema[None] = None
-    targets: dict[str, Target] | SkipJsonSchema[None] = None
-    warning: WarningSpec | SkipJsonSchema[None] = None
-    escalation: Annotated[list[EscalationLevel], Field(max_length=20)] | SkipJsonSchema[None] = None
-    max_extensions: Annotated[int, Field(ge=0, le=100)] | SkipJsonSchema[None] = None
-    enabled: bool | SkipJsonSchema[None] = None
+    rank: Annotated[int | None, NotNull] = Field(default=None, ge=0, le=100_000)
+    match: Annotated[MatchSpec | None, NotNull] = None
+    calendar_id: Annotated[Id | None, NotNull] = None
+    targets: Annotated[dict[str, Target] | None, NotNull] = None
+    warning: Annotated[WarningSpec | None, NotNull] = None
+    escalation: Annotated[list[EscalationLevel] | None, NotNull] = Field(
+        default=None, max_length=20
+    )
+    max_extensions: int | None = Field(
+        default=None, ge=0, le=100, description="null: no limit (as on create)."
+    )
+    enabled: Annotated[bool | None, NotNull] = None
 
     @model_validator(mode="after")
     def _ladder(self) -> SlaPolicyUpdate:

@@ -4,9 +4,8 @@ import uuid
 from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
-from qualityapi.common.schemas import Id, InputModel, ReadModel, ShortText, UtcDatetime
+from qualityapi.common.schemas import Id, InputModel, NotNull, ReadModel, ShortText, UtcDatetime
 from qualityapi.staff.models import ErrorSource
 
 Phone = Field(default=None, max_length=50)
@@ -20,7 +19,7 @@ class TeamCreate(InputModel):
 
 
 class TeamUpdate(InputModel):
-    name: ShortText | SkipJsonSchema[None] = None
+    name: Annotated[ShortText | None, NotNull] = None
     description: str | None = Field(default=None, max_length=2000)
     supervisor_id: Id | None = None
     manager_id: Id | None = None
@@ -47,12 +46,12 @@ class StaffCreate(InputModel):
 
 
 class StaffUpdate(InputModel):
-    name: ShortText | SkipJsonSchema[None] = None
+    name: Annotated[ShortText | None, NotNull] = None
     email: EmailStr | None = None
     phone: str | None = Phone
     title: str | None = Field(default=None, max_length=200)
     team_id: Id | None = None
-    active: bool | SkipJsonSchema[None] = None
+    active: Annotated[bool | None, NotNull] = None
 
 
 class StaffRead(ReadModel):

@@ -4,10 +4,9 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from qualityapi.common.kpi import KpiDefinition
-from qualityapi.common.schemas import Id, InputModel, ReadModel, ShortText, UtcDatetime
+from qualityapi.common.schemas import Id, InputModel, NotNull, ReadModel, ShortText, UtcDatetime
 from qualityapi.sla.schemas import ClockSummary
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.surveys.states import Action, Channel, Outcome, Status
@@ -101,9 +100,9 @@ class SurveyTemplateCreate(InputModel):
 
 
 class SurveyTemplateUpdate(InputModel):
-    name: ShortText | SkipJsonSchema[None] = None
+    name: Annotated[ShortText | None, NotNull] = None
     description: str | None = Field(default=None, max_length=2000)
-    questions: Questions | SkipJsonSchema[None] = None
+    questions: Annotated[Questions | None, NotNull] = None
     scale_labels: ScaleLabels | None = None
     is_default: bool | None = None
 

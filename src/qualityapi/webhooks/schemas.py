@@ -5,9 +5,8 @@ from datetime import timedelta
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
-from qualityapi.common.schemas import InputModel, ReadModel, UtcDatetime
+from qualityapi.common.schemas import InputModel, NotNull, ReadModel, UtcDatetime
 from qualityapi.webhooks.catalogue import EVENT_TYPES, PING
 from qualityapi.webhooks.models import DeliveryStatus
 
@@ -39,11 +38,11 @@ class WebhookEndpointCreate(InputModel):
 
 
 class WebhookEndpointUpdate(InputModel):
-    url: str | SkipJsonSchema[None] = Field(default=None, max_length=2000)
-    event_types: Annotated[list[str], Field(max_length=50)] | SkipJsonSchema[None] = Field(
-        default=None, description=_TYPES_DOC
+    url: Annotated[str | None, NotNull] = Field(default=None, max_length=2000)
+    event_types: Annotated[list[str] | None, NotNull] = Field(
+        default=None, max_length=50, description=_TYPES_DOC
     )
-    enabled: bool | SkipJsonSchema[None] = Field(
+    enabled: Annotated[bool | None, NotNull] = Field(
         default=None,
         description="Re-enabling clears a disable by the service; pending "
         "messages then go out in order.",

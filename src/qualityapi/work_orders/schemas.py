@@ -2,12 +2,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import EmailStr, Field, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
-from qualityapi.common.schemas import Id, InputModel, LongText, ReadModel, ShortText, UtcDatetime
+from qualityapi.common.schemas import (
+    Id,
+    InputModel,
+    LongText,
+    NotNull,
+    ReadModel,
+    ShortText,
+    UtcDatetime,
+)
 from qualityapi.sla.schemas import ClockSummary
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.work_orders.models import Priority
@@ -53,13 +60,13 @@ class WorkOrderCreate(InputModel):
 class WorkOrderUpdate(InputModel):
     """Fields a PATCH may change. Status and assignee change only through actions."""
 
-    title: ShortText | SkipJsonSchema[None] = None
+    title: Annotated[ShortText | None, NotNull] = None
     description: LongText | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
-    priority: Priority | SkipJsonSchema[None] = None
-    customer: Customer | SkipJsonSchema[None] = None
+    priority: Annotated[Priority | None, NotNull] = None
+    customer: Annotated[Customer | None, NotNull] = None
     location: str | None = Field(default=None, max_length=500)
-    reported_at: UtcDatetime | SkipJsonSchema[None] = None
+    reported_at: Annotated[UtcDatetime | None, NotNull] = None
     appointment_start: UtcDatetime | None = None
     appointment_end: UtcDatetime | None = None
 
