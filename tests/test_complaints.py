@@ -182,17 +182,71 @@ async def test_first_contact_ownership_and_the_handover(api: Api) -> None:
     assert_problem(patched, 422)  # received_by never changes
 
 
+async def test_taking_a_complaint_on_acknowledges_it(api: Api) -> None:
+    # Assigned (or handed over and accepted) before anyone pressed "acknowledge": it is
+    # being dealt with, so its 2-business-hour acknowledge clock is met, not breached.
+    receiver = await create_staff(api, "Front desk Li")
+    specialist = await create_staff(api, "Billing Zhou")
+    assigned = await create_complaint(api, receiver["id"])
+    handed = await create_complaint(api, receiver["id"])
+    api.clock.advance(timedelta(minutes=30))
+    taken = await act(api, assigned["id"], "assign", {"owner_id": specialist["id"]})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["acknowledged_at"] == "2026-11-02T01:30:00Z"
+    await act(api, handed["id"], "handover", {"to_staff_id": specialist["id"]})
+    api.clock.advance(timedelta(minutes=10))
+    accepted = await act(api, handed["id"], "accept-handover", {"staff_id": specialist["id"]})
+    assert accepted.json()["acknowledged_at"] == "2026-11-02T01:40:00Z"
+    api.clock.advance(timedelta(hours=3))
+    await scan_once(api.app.state.sessionmaker, api.clock.now())
+    for c in (assigned, handed):
+        assert clock_of(await sla(api, c["id"]), "acknowledge")["state"] == "met"
+        got = (await api.client.get(f"/v1/complaints/{c['id']}", headers=api.auth())).json()
+        assert got["warning_level"] == "blue", got
+    breaches = [
+        m for m in await outbox(api, "sla.breached") if m["data"]["target"] == "acknowledge"
+    ]
+    assert breaches == []
+
+
 async def test_resolving_needs_an_analysis_and_not_the_person_complained_about(api: Api) -> None:
     receiver = await create_staff(api, "Front desk Li")
     accused = await create_staff(api, "Engineer Ma")
     c = await create_complaint(api, receiver["id"], subject_staff_id=accused["id"])
     thin = {k: v for k, v in RESOLVE.items() if k not in ("root_cause", "corrective_action")}
     missing = await act(api, c["id"], "resolve", thin)
-    assert "root_cause, corrective_action" in assert_problem(missing, 422)["detail"]
-    await act(api, c["id"], "assign", {"owner_id": accused["id"]})
+    problem = assert_problem(missing, 422)
+    assert "root_cause, corrective_action" in problem["detail"]
+    # One entry per missing field, so a form marks both.
+    assert [e["loc"] for e in problem["errors"]] == [
+        ["body", "root_cause"],
+        ["body", "corrective_action"],
+    ]
+    # The person complained about is refused as its owner when it is given to them ...
+    for action, body in (
+        ("assign", {"owner_id": accused["id"]}),
+        ("handover", {"to_staff_id": accused["id"]}),
+    ):
+        refused = assert_problem(await act(api, c["id"], action, body), 422)
+        assert refused["errors"][0]["loc"] == ["body", next(iter(body))], refused
+        assert "the person this complaint is about" in refused["detail"]
+    # ... and still when they became it otherwise (the complaint edited to be about them).
+    patched = await api.client.patch(
+        f"/v1/complaints/{c['id']}",
+        json={"subject_staff_id": receiver["id"]},
+        headers=api.auth(Role.agent),
+    )
+    assert patched.status_code == 200, patched.text
     own = await act(api, c["id"], "resolve", RESOLVE)
     assert "the person this complaint is about" in assert_problem(own, 409)["detail"]
-    await act(api, c["id"], "assign", {"owner_id": receiver["id"]})
+    await api.client.patch(
+        f"/v1/complaints/{c['id']}",
+        json={"subject_staff_id": accused["id"]},
+        headers=api.auth(Role.agent),
+    )
+    future = {**RESOLVE, "decision": {**RESOLVE["decision"], "at": "2026-11-09T00:00:00Z"}}
+    dated = assert_problem(await act(api, c["id"], "resolve", future), 422)
+    assert dated["errors"][0]["loc"] == ["body", "decision", "at"]
     resolved = await act(api, c["id"], "resolve", RESOLVE)
     assert resolved.status_code == 200, resolved.text
     body = resolved.json()

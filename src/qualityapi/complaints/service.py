@@ -43,6 +43,7 @@ from qualityapi.complaints.schemas import (
 )
 from qualityapi.complaints.sla import ADAPTER, facts_of
 from qualityapi.complaints.states import (
+    ACKNOWLEDGING,
     EVENT_TYPES,
     Action,
     Status,
@@ -60,6 +61,7 @@ from qualityapi.work_orders import repository as work_orders
 
 SUBJECT = "complaint"
 RECEIVED_AT_SKEW = timedelta(minutes=5)
+
 # Resolving these needs a cause and a corrective action (major complaints get a cause
 # analysis, 000 §3.3; general ones an explanation the report can count).
 NEEDS_ANALYSIS = frozenset({Severity.general, Severity.major})
@@ -246,12 +248,14 @@ async def apply_action(
     match body:
         case AssignBody():
             await ensure_staff_exists(session, body.owner_id, "owner_id", active=True)
+            _check_not_the_subject(c, body.owner_id, "owner_id")
             cs.set("owner_id", body.owner_id)
             cs.set("pending_owner_id", None)
         case HandoverBody():
             await ensure_staff_exists(session, body.to_staff_id, "to_staff_id", active=True)
             if body.to_staff_id == c.owner_id:
                 raise Conflict("the complaint is already owned by this person")
+            _check_not_the_subject(c, body.to_staff_id, "to_staff_id")
             cs.set("pending_owner_id", body.to_staff_id)
         case AcceptHandoverBody():
             if body.staff_id != c.pending_owner_id:
@@ -262,7 +266,7 @@ async def apply_action(
             cs.set("owner_id", body.staff_id)
             cs.set("pending_owner_id", None)
         case ResolveBody():
-            _check_resolution(c, body)
+            _check_resolution(c, body, now)
             cs.set("resolution", body.resolution)
             cs.set("upheld", body.upheld)
             cs.set("root_cause", body.root_cause)
@@ -288,9 +292,9 @@ async def apply_action(
             note = body.reason
         case ReasonBody():
             note = body.reason
-    if action is Action.acknowledge:
+    if action in ACKNOWLEDGING and c.acknowledged_at is None:
         cs.set("acknowledged_at", now)
-    elif action is Action.close:
+    if action is Action.close:
         cs.set("closed_at", now)
     elif action is Action.reopen:
         for field in ("resolved_at", "closed_at", "callback", "decision", "upheld"):
@@ -330,17 +334,35 @@ async def apply_action(
     return c
 
 
-def _check_resolution(c: Complaint, body: ResolveBody) -> None:
+def _check_not_the_subject(c: Complaint, staff_id: uuid.UUID, field: str) -> None:
+    # 001: nobody handles a complaint about themselves; refused when it is given to them,
+    # not only later when they try to resolve it.
+    if c.subject_staff_id is not None and staff_id == c.subject_staff_id:
+        raise Unprocessable(
+            f"{field}: {staff_id} is the person this complaint is about; give it to someone else"
+        )
+
+
+def _check_resolution(c: Complaint, body: ResolveBody, now: datetime) -> None:
     if c.subject_staff_id is not None and c.owner_id == c.subject_staff_id:
         raise Conflict(
             "the owner is the person this complaint is about and may not resolve it: hand it "
             "over (or assign it) to someone else first"
         )
+    if body.decision.at is not None and body.decision.at > now + RECEIVED_AT_SKEW:
+        raise Unprocessable("decision.at: lies in the future; send when it was communicated")
     if c.severity in NEEDS_ANALYSIS:
         missing = [f for f in ("root_cause", "corrective_action") if not getattr(body, f)]
         if missing:
+            why = f"required to resolve a {c.severity.value} complaint"
             raise Unprocessable(
-                f"{', '.join(missing)}: required to resolve a {c.severity.value} complaint"
+                f"{', '.join(missing)}: {why}",
+                # One entry per field, so a form marks each one.
+                extra={
+                    "errors": [
+                        {"loc": ["body", f], "msg": why, "type": "value_error"} for f in missing
+                    ]
+                },
             )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualityapi.complaints import repository
 from qualityapi.complaints.models import Complaint
-from qualityapi.complaints.states import OPEN_STATUSES, Action, Status
+from qualityapi.complaints.states import ACKNOWLEDGING, OPEN_STATUSES, Action, Status
 from qualityapi.db.base import table_of
 from qualityapi.sla.events import with_contacts
 from qualityapi.sla.subjects import (
@@ -30,7 +30,7 @@ class ComplaintSubject:
     kind = "complaint"
     targets = ("acknowledge", "resolution", "feedback")
     actions: Mapping[str, Mapping[str, Op]] = {
-        Action.acknowledge: {"acknowledge": Op.meet},
+        **{action: {"acknowledge": Op.meet} for action in ACKNOWLEDGING},
         # Settling a complaint acknowledges it too (a simple one, on first contact).
         Action.resolve: {"acknowledge": Op.meet, "resolution": Op.meet},
         # The feedback loop ends when the customer has been called back and it is closed.

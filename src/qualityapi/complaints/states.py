@@ -57,6 +57,11 @@ TRANSITIONS: dict[Action, dict[Status, Status | None]] = {
     Action.extend: dict.fromkeys((*_OPEN, _S.resolved)),
 }
 
+# Taking a complaint on acknowledges it: naming an owner (assign) or accepting a handover
+# is the complaint being dealt with, so its acknowledge clock must not run on to a breach
+# (and once it is being investigated, "acknowledge" is no longer offered).
+ACKNOWLEDGING = frozenset({Action.acknowledge, Action.assign, Action.accept_handover})
+
 OPEN_STATUSES = frozenset({*_OPEN, _S.resolved})  # resolved still awaits the feedback loop
 
 
