@@ -284,6 +284,30 @@ async def test_an_unknown_query_parameter_is_a_422_naming_it_and_the_known_ones(
     assert_problem(await api.client.get("/v1/work-orders?stauts=open"), 401)
 
 
+async def test_numbers_and_flags_are_taken_as_json_sends_them(api: Api) -> None:
+    # pydantic's lax mode would store "5" as 5 and "false" (or 0) as false.
+    staff = await create_staff(api)
+    for body, field in (
+        ({"active": "false"}, "active"),
+        ({"active": 0}, "active"),
+    ):
+        response = await api.client.patch(
+            f"/v1/staff/{staff['id']}", json=body, headers=api.auth(Role.supervisor)
+        )
+        assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", field], body
+    policies = (await api.client.get("/v1/sla-policies", headers=api.auth())).json()["items"]
+    for body in ({"rank": "5"}, {"rank": True}, {"enabled": 1}):
+        response = await api.client.patch(
+            f"/v1/sla-policies/{policies[0]['id']}", json=body, headers=api.auth()
+        )
+        assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", *body], body
+    # The same values typed right are taken.
+    fine = await api.client.patch(
+        f"/v1/staff/{staff['id']}", json={"active": False}, headers=api.auth(Role.supervisor)
+    )
+    assert fine.status_code == 200 and fine.json()["active"] is False, fine.text
+
+
 def test_every_v1_route_uses_the_contract_route_class() -> None:
     routes = [r for router in ROUTERS for r in router.routes]
     assert len(routes) > 50

@@ -290,6 +290,18 @@ async def test_attempts_check_time_role_and_version(api: Api) -> None:
 async def test_answers_are_checked_against_the_template_and_recorded_once(api: Api) -> None:
     survey = await survey_for(api)
     assert_problem(await answer(api, survey["id"], answers(overall=6)), 422)
+    # Numbers and flags as JSON sends them: true is no score of 1, "4" no 4, "no" no false.
+    for wrong in (
+        {"overall": True},
+        {"overall": "4"},
+        {"overall": 4.0},
+        {"solved": "false"},
+        {"solved": 0},
+        {"ratings": {**GOOD["ratings"], "quality": True}},
+    ):
+        refused = assert_problem(await answer(api, survey["id"], answers(**wrong)), 422)
+        assert refused["errors"][0]["loc"][:2] == ["body", next(iter(wrong))], (wrong, refused)
+    assert (await get_survey(api, survey["id"]))["status"] == "pending"
     unknown = assert_problem(
         await answer(api, survey["id"], answers(ratings={**GOOD["ratings"], "price": 3})), 422
     )

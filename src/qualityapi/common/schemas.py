@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     WithJsonSchema,
     field_validator,
 )
@@ -151,6 +152,13 @@ def _offer_no_null(schema: dict[str, Any]) -> None:
 # null with a 422): typed ``X | None`` so that leaving it out is possible, with ``null``
 # kept out of the document so that generated clients do not offer it.
 NotNull = Field(json_schema_extra=_offer_no_null)
+
+# JSON numbers and booleans taken as sent: pydantic's lax mode would turn `true` into a
+# score of 1, "4" into 4 and "yes" into true, and a front end's bug into a dissatisfied
+# customer. Every input model's numbers and flags use these.
+StrictInt = Annotated[int, Strict()]
+StrictFloat = Annotated[float, Strict()]
+StrictBool = Annotated[bool, Strict()]
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=10_000)]

@@ -5,7 +5,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from qualityapi.common.schemas import Id, InputModel, LongText, NotNull, ReadModel, UtcDatetime
+from qualityapi.common.schemas import (
+    Id,
+    InputModel,
+    LongText,
+    NotNull,
+    ReadModel,
+    StrictBool,
+    StrictInt,
+    UtcDatetime,
+)
 from qualityapi.complaints.models import (
     ActionStatus,
     Channel,
@@ -154,10 +163,10 @@ class ResolveBody(ComplaintNote):
 
 class CallbackBody(ComplaintNote):
     result: CallbackResult
-    accepted: bool | None = Field(
+    accepted: StrictBool | None = Field(
         default=None, description="Whether the customer accepted the decision (when reached)."
     )
-    attempts: int = Field(default=1, ge=1, le=50)
+    attempts: StrictInt = Field(default=1, ge=1, le=50)
 
     @model_validator(mode="after")
     def _accepted_needs_reached(self) -> CallbackBody:
@@ -173,7 +182,7 @@ class ReasonBody(InputModel):
 class ExtendBody(ReasonBody):
     target: Literal["acknowledge", "resolution", "feedback"] = "resolution"
     new_due_at: UtcDatetime | None = None
-    working_days: int | None = Field(default=None, ge=1, le=60)
+    working_days: StrictInt | None = Field(default=None, ge=1, le=60)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ExtendBody:

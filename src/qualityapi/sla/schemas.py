@@ -6,7 +6,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from qualityapi.common.schemas import Id, InputModel, NotNull, ReadModel, UtcDatetime
+from qualityapi.common.schemas import (
+    Id,
+    InputModel,
+    NotNull,
+    ReadModel,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    UtcDatetime,
+)
 from qualityapi.sla import subjects
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -112,7 +121,7 @@ _LONGEST_TEXT = "366 days (P366D)"
 
 class TargetSpec(InputModel):
     duration: timedelta | None = Field(default=None, examples=["PT4H"])
-    working_days: int | None = Field(
+    working_days: StrictInt | None = Field(
         default=None,
         ge=0,
         le=365,
@@ -144,7 +153,7 @@ Target = Annotated[TargetSpec, BeforeValidator(_target_shorthand)]
 
 
 class WarningSpec(InputModel):
-    percent: float | None = Field(
+    percent: StrictFloat | None = Field(
         default=None, gt=0, lt=100, description="Yellow once this share of the target elapsed."
     )
     lead: timedelta | None = Field(
@@ -185,7 +194,7 @@ class Notify(Fallback):
 
 
 class EscalationLevel(InputModel):
-    level: int = Field(ge=1, le=20)
+    level: StrictInt = Field(ge=1, le=20)
     after: timedelta = Field(description="Delay after the breach, e.g. PT0S, PT30M.")
     notify: list[Notify] = Field(min_length=1, max_length=20)
 
@@ -232,19 +241,19 @@ def _check_targets(subject: str, targets: dict[str, TargetSpec]) -> None:
 class SlaPolicyCreate(InputModel):
     name: Name
     subject: SubjectKind = "work_order"
-    rank: int = Field(default=100, ge=0, le=100_000, description="Lower is tried first.")
+    rank: StrictInt = Field(default=100, ge=0, le=100_000, description="Lower is tried first.")
     match: MatchSpec = Field(default_factory=MatchSpec)
     calendar_id: Id
     targets: dict[str, Target] = Field(min_length=1, examples=[{"response": "PT1H"}])
     warning: WarningSpec = Field(default_factory=lambda: WarningSpec(percent=80))
     escalation: list[EscalationLevel] = Field(default_factory=list, max_length=20)
-    max_extensions: int | None = Field(
+    max_extensions: StrictInt | None = Field(
         default=None,
         ge=0,
         le=100,
         description="How many times one clock may be extended per cycle; null: no limit.",
     )
-    enabled: bool = True
+    enabled: StrictBool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> SlaPolicyCreate:
@@ -256,7 +265,7 @@ class SlaPolicyCreate(InputModel):
 class SlaPolicyUpdate(InputModel):
     name: Annotated[Name | None, NotNull] = None
     # Constraints inside Annotated: on the union they would not reach the JSON schema.
-    rank: Annotated[int | None, NotNull] = Field(default=None, ge=0, le=100_000)
+    rank: Annotated[StrictInt | None, NotNull] = Field(default=None, ge=0, le=100_000)
     match: Annotated[MatchSpec | None, NotNull] = None
     calendar_id: Annotated[Id | None, NotNull] = None
     targets: Annotated[dict[str, Target] | None, NotNull] = None
@@ -264,10 +273,10 @@ class SlaPolicyUpdate(InputModel):
     escalation: Annotated[list[EscalationLevel] | None, NotNull] = Field(
         default=None, max_length=20
     )
-    max_extensions: int | None = Field(
+    max_extensions: StrictInt | None = Field(
         default=None, ge=0, le=100, description="null: no limit (as on create)."
     )
-    enabled: Annotated[bool | None, NotNull] = None
+    enabled: Annotated[StrictBool | None, NotNull] = None
 
     @model_validator(mode="after")
     def _ladder(self) -> SlaPolicyUpdate:

@@ -5,7 +5,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, model_validator
 
-from qualityapi.common.schemas import Id, InputModel, NotNull, ReadModel, ShortText, UtcDatetime
+from qualityapi.common.schemas import (
+    Id,
+    InputModel,
+    NotNull,
+    ReadModel,
+    ShortText,
+    StrictBool,
+    UtcDatetime,
+)
 from qualityapi.staff.models import ErrorSource
 
 Phone = Field(default=None, max_length=50)
@@ -42,7 +50,7 @@ class StaffCreate(InputModel):
     phone: str | None = Phone
     title: str | None = Field(default=None, max_length=200)
     team_id: Id | None = None
-    active: bool = True
+    active: StrictBool = True
 
 
 class StaffUpdate(InputModel):
@@ -51,7 +59,7 @@ class StaffUpdate(InputModel):
     phone: str | None = Phone
     title: str | None = Field(default=None, max_length=200)
     team_id: Id | None = None
-    active: Annotated[bool | None, NotNull] = None
+    active: Annotated[StrictBool | None, NotNull] = None
 
 
 class StaffRead(ReadModel):

@@ -6,7 +6,16 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from qualityapi.common.kpi import KpiDefinition
-from qualityapi.common.schemas import Id, InputModel, NotNull, ReadModel, ShortText, UtcDatetime
+from qualityapi.common.schemas import (
+    Id,
+    InputModel,
+    NotNull,
+    ReadModel,
+    ShortText,
+    StrictBool,
+    StrictInt,
+    UtcDatetime,
+)
 from qualityapi.sla.schemas import ClockSummary
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.surveys.states import Action, Channel, Outcome, Status
@@ -14,7 +23,7 @@ from qualityapi.surveys.states import Action, Channel, Outcome, Status
 QuestionKind = Literal["overall", "rating", "solved", "text", "nps"]
 Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 Label = Annotated[str, Field(min_length=1, max_length=50)]
-Score = Annotated[int, Field(ge=1, le=5)]
+Score = Annotated[StrictInt, Field(ge=1, le=5)]
 
 
 def _no_nul(value: str) -> str:
@@ -46,7 +55,7 @@ class Question(InputModel):
         "one); `text`: an open question; `nps`: 0-10 likelihood to recommend (at most one)."
     )
     text: str = Field(min_length=1, max_length=500)
-    required: bool | None = Field(
+    required: StrictBool | None = Field(
         default=None,
         description="Default: true, but false for `text`. The overall item is always required.",
     )
@@ -87,7 +96,7 @@ class SurveyTemplateCreate(InputModel):
     scale_labels: ScaleLabels | None = Field(
         default=None, description="Default: 1 very dissatisfied ... 5 very satisfied."
     )
-    is_default: bool | None = Field(
+    is_default: StrictBool | None = Field(
         default=None,
         description="Make it the template new callbacks use (the previous default stops "
         "being one). On POST null means false; on PUT it keeps the current setting.",
@@ -104,7 +113,7 @@ class SurveyTemplateUpdate(InputModel):
     description: str | None = Field(default=None, max_length=2000)
     questions: Annotated[Questions | None, NotNull] = None
     scale_labels: ScaleLabels | None = None
-    is_default: bool | None = None
+    is_default: StrictBool | None = None
 
     @model_validator(mode="after")
     def _valid(self) -> SurveyTemplateUpdate:
@@ -188,14 +197,14 @@ class ResponseCreate(InputModel):
     """The answers, keyed by the template's question keys."""
 
     overall: Score = Field(description="The overall item, 1 (very dissatisfied) to 5.")
-    solved: bool | None = Field(default=None, description="Was the problem solved?")
+    solved: StrictBool | None = Field(default=None, description="Was the problem solved?")
     ratings: dict[Key, Score] = Field(
         default_factory=dict, max_length=50, description="Other 5-point items: key -> 1..5."
     )
     comments: dict[Key, Comment] = Field(
         default_factory=dict, max_length=50, description="Open questions: key -> text."
     )
-    nps: int | None = Field(default=None, ge=0, le=10)
+    nps: StrictInt | None = Field(default=None, ge=0, le=10)
     channel: Literal["phone", "in_person", "other"] = "phone"
 
 

@@ -6,7 +6,14 @@ from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
 
-from qualityapi.common.schemas import InputModel, NotNull, ReadModel, UtcDatetime
+from qualityapi.common.schemas import (
+    InputModel,
+    NotNull,
+    ReadModel,
+    StrictBool,
+    StrictInt,
+    UtcDatetime,
+)
 from qualityapi.webhooks.catalogue import EVENT_TYPES, PING
 from qualityapi.webhooks.models import DeliveryStatus
 
@@ -31,7 +38,7 @@ def _known_types(value: list[str] | None) -> list[str] | None:
 class WebhookEndpointCreate(InputModel):
     url: str = _URL
     event_types: list[str] = Field(default_factory=list, max_length=50, description=_TYPES_DOC)
-    enabled: bool = True
+    enabled: StrictBool = True
     description: str | None = Field(default=None, max_length=500)
 
     _types = field_validator("event_types")(_known_types)
@@ -42,7 +49,7 @@ class WebhookEndpointUpdate(InputModel):
     event_types: Annotated[list[str] | None, NotNull] = Field(
         default=None, max_length=50, description=_TYPES_DOC
     )
-    enabled: Annotated[bool | None, NotNull] = Field(
+    enabled: Annotated[StrictBool | None, NotNull] = Field(
         default=None,
         description="Re-enabling clears a disable by the service; pending "
         "messages then go out in order.",
@@ -82,7 +89,7 @@ class WebhookEndpointCreated(WebhookEndpointRead):
 
 
 class SecretRotate(InputModel):
-    overlap_seconds: int = Field(
+    overlap_seconds: StrictInt = Field(
         default=int(timedelta(hours=24).total_seconds()),
         ge=0,
         le=int(timedelta(days=7).total_seconds()),

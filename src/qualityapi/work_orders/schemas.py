@@ -13,6 +13,7 @@ from qualityapi.common.schemas import (
     NotNull,
     ReadModel,
     ShortText,
+    StrictBool,
     UtcDatetime,
 )
 from qualityapi.sla.schemas import ClockSummary
@@ -192,7 +193,7 @@ class ChecklistTemplateRead(ReadModel):
 
 class ChecklistItemUpdate(InputModel):
     key: str = Field(min_length=1, max_length=64)
-    done: bool
+    done: StrictBool
     note: str | None = Field(default=None, max_length=2000)
 
 
