@@ -249,6 +249,8 @@ async def test_three_unanswered_attempts_end_unreached(api: Api) -> None:
     assert body["allowed_actions"] == []
     refused = assert_problem(await attempt(api, survey["id"], "no_answer"), 409)
     assert refused["current_status"] == "unreached"
+    # The one problem type for a disallowed action, as for work orders and complaints.
+    assert refused["type"].endswith("/invalid-transition") and refused["allowed_actions"] == []
     assert_problem(await answer(api, survey["id"], GOOD), 409)
     stats = (await api.client.get("/v1/surveys/stats", headers=api.auth(Role.viewer))).json()
     assert (stats["issued"], stats["unreached"], stats["answered"]) == (1, 1, 0)

@@ -14,7 +14,7 @@ from qualityapi.auth.models import Role
 from qualityapi.auth.principal import SYSTEM_PRINCIPAL, Principal
 from qualityapi.common.jsonable import ChangeSet, jsonable
 from qualityapi.db.base import new_id
-from qualityapi.errors import Conflict, NotFound, Unprocessable
+from qualityapi.errors import Conflict, InvalidTransition, NotFound, Unprocessable
 from qualityapi.sla import engine as sla
 from qualityapi.sla.vocabulary import WarningLevel
 from qualityapi.staff.service import ensure_staff_exists
@@ -75,11 +75,12 @@ async def get(session: AsyncSession, survey_id: uuid.UUID, *, lock: bool = False
 
 def _require(survey: Survey, action: Action) -> None:
     if action not in allowed_actions(survey.status):
-        allowed = [a.value for a in allowed_actions(survey.status)]
-        raise Conflict(
-            f"cannot '{action.value}' a survey in status '{survey.status.value}'; allowed: "
-            + (", ".join(allowed) or "none"),
-            extra={"current_status": survey.status.value, "allowed_actions": allowed},
+        # The same problem type as a work order's or a complaint's disallowed action.
+        raise InvalidTransition(
+            action=action.value,
+            status=survey.status.value,
+            allowed=[a.value for a in allowed_actions(survey.status)],
+            subject="survey",
         )
 
 
