@@ -13,6 +13,24 @@ from tests.conftest import Api
 from tests.helpers import assert_problem, create_work_order, work_order_body
 
 
+async def test_bodies_that_cannot_be_read_are_malformed_json_problems(api: Api) -> None:
+    # Not FastAPI's bare "There was an error parsing the body" (type http-error).
+    cases = {
+        b'{"title": "\xff\xfe"}': "not valid UTF-8",
+        b"[" * 100_000 + b"]" * 100_000: "nests too deeply",
+        b'{"title": ' + b"9" * 5000 + b"}": "too many digits",
+    }
+    for body, reason in cases.items():
+        response = await api.client.post(
+            "/v1/work-orders",
+            content=body,
+            headers={**api.auth(Role.agent), "Content-Type": "application/json"},
+        )
+        problem = assert_problem(response, 400)
+        assert problem["type"].endswith("/malformed-json"), problem
+        assert reason in problem["detail"] and problem["errors"][0]["loc"][0] == "body"
+
+
 async def test_malformed_json_is_400(api: Api) -> None:
     response = await api.client.post(
         "/v1/work-orders",

@@ -52,8 +52,21 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 class StrictJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            # One pass, as json.loads would do; the hook only compares two lengths per object.
-            self._json = json.loads(await self.body(), object_pairs_hook=_unique_keys)
+            raw = await self.body()
+            try:
+                # One pass, as json.loads would do; the hook compares two lengths per object.
+                self._json = json.loads(raw, object_pairs_hook=_unique_keys)
+            except json.JSONDecodeError:
+                raise
+            except UnicodeDecodeError as exc:
+                # Otherwise FastAPI's bare 400 "error parsing the body": say what is wrong,
+                # as a malformed-json problem like any other undecodable body.
+                raise json.JSONDecodeError("the body is not valid UTF-8", "", exc.start) from exc
+            # Position -1: the whole body, no character to point at.
+            except RecursionError as exc:
+                raise json.JSONDecodeError("the body nests too deeply", "", -1) from exc
+            except ValueError as exc:  # Python reads at most 4,300 digits of an integer
+                raise json.JSONDecodeError("a number has too many digits", "", -1) from exc
         return self._json
 
 
