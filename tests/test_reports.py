@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+import pytest
 from sqlalchemy import event, func, select, text
 
 from qualityapi.auth.models import Role
@@ -25,6 +26,7 @@ from qualityapi.complaints.models import Complaint
 from qualityapi.reports import counts_repository, ledger_repository
 from qualityapi.reports.ledger_repository import OutcomeRow
 from qualityapi.reports.models import ClockOutcome, CountEvent, FirstResolution
+from qualityapi.reports.router import wants_csv
 from qualityapi.reports.service import daily_attainment, fold_pending
 from qualityapi.sla.models import SlaClock
 from qualityapi.sla.scanner import scan_once
@@ -178,6 +180,14 @@ async def test_group_by_team_and_assignee_names_them(api: Api) -> None:
     assert as_csv.status_code == 200, as_csv.text
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert "sla-report-" in as_csv.headers["content-disposition"]
+    assert as_csv.headers["vary"] == "Accept"
+    json_again = await api.client.get(
+        "/v1/reports/sla",
+        params={"from": z(START), "to": z(START + 24 * H)},
+        headers={**api.auth(Role.viewer), "Accept": "text/csv;q=0.1, application/json"},
+    )
+    assert json_again.headers["content-type"] == "application/json"
+    assert json_again.headers["vary"] == "Accept"  # caches keep the two apart
     lines = parse_csv(as_csv.text)
     expected = [("row", r) for r in report["rows"]] + [("total", r) for r in report["totals"]]
     assert len(lines) == len(expected)
@@ -677,6 +687,29 @@ def assert_csv_matches(body: str, report: dict[str, Any]) -> None:
     for cp in report["volumes"]["by_category_priority"]:
         key = f"{cp['category'] or ''}:{cp['priority']}"
         assert kpis[("volumes_by_category_priority", "", "", key)]["value"] == str(cp["count"])
+
+
+@pytest.mark.parametrize(
+    ("accept", "csv"),
+    [
+        ("", False),
+        ("text/csv", True),
+        ("TEXT/CSV", True),
+        ("text/csv; charset=utf-8", True),
+        ("application/json", False),
+        ("*/*", False),
+        ("text/csv;q=0.1, application/json", False),
+        ("application/json;q=0.5, text/csv", True),
+        ("text/csv, application/json", False),  # a tie: JSON, the default
+        ("text/csv, */*;q=0.8", True),
+        ("text/*", True),
+        ("text/csv;q=0", False),
+        ("text/csv;q=abc", False),
+        ("application/xml", False),
+    ],
+)
+def test_csv_is_given_when_the_client_prefers_it(accept: str, csv: bool) -> None:
+    assert wants_csv(accept) is csv
 
 
 # --- the sums against the raw rows ----------------------------------------------------------

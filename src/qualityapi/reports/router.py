@@ -60,6 +60,43 @@ _CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _quality(accept: str, media: str) -> tuple[float, bool]:
+    """The q the Accept header gives ``media`` (from its most specific matching range,
+    RFC 9110 12.5.1), and whether it names ``media`` exactly."""
+    kind = media.split("/")[0]
+    best: tuple[int, float] = (-1, 0.0)
+    for part in accept.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        name = name.lower()
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        rank = {media: 2, f"{kind}/*": 1, "*/*": 0}.get(name, -1)
+        if rank > best[0]:
+            best = (rank, q)
+    return best[1], best[0] == 2
+
+
+def wants_csv(accept: str) -> bool:
+    """CSV when the client prefers it to JSON: ``text/csv;q=0.1, application/json`` is
+    JSON, ``TEXT/CSV`` is CSV (media types are case-insensitive); a tie goes to the one
+    named exactly, and to JSON, the default, when both are."""
+    if not accept:
+        return False
+    csv_q, csv_named = _quality(accept, CSV)
+    json_q, json_named = _quality(accept, "application/json")
+    if csv_q <= 0:
+        return False
+    if csv_q != json_q:
+        return csv_q > json_q
+    return csv_named and not json_named
+
+
 def _csv(body: str, filename: str) -> Response:
     return Response(
         body,
@@ -74,6 +111,7 @@ async def get_sla_report(
     _: ViewerDep,
     clock: ClockDep,
     request: Request,
+    response: Response,
     subject_type: SubjectTypeDep,
     from_: Annotated[
         UtcDatetime | None,
@@ -106,7 +144,8 @@ async def get_sla_report(
         rules=await _rules(request),
         now=clock.now(),
     )
-    if CSV in request.headers.get("accept", ""):
+    response.headers["Vary"] = "Accept"  # one URL, two representations: caches must know
+    if wants_csv(request.headers.get("accept", "")):
         day = "%Y-%m-%d"
         name = f"sla-report-{from_.strftime(day)}-to-{to.strftime(day)}.csv"
         return _csv(export.sla_to_csv(report), name)
@@ -119,6 +158,7 @@ async def get_monthly_report(
     _: ViewerDep,
     clock: ClockDep,
     request: Request,
+    response: Response,
     month: Annotated[
         str | None,
         Query(
@@ -148,6 +188,7 @@ async def get_monthly_report(
         )
     except PeriodError as exc:
         raise Unprocessable(str(exc)) from exc
-    if CSV in request.headers.get("accept", ""):
+    response.headers["Vary"] = "Accept"
+    if wants_csv(request.headers.get("accept", "")):
         return _csv(export.to_csv(report), f"quality-report-{report.month}.csv")
     return report
