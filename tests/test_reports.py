@@ -684,6 +684,9 @@ def assert_csv_matches(body: str, report: dict[str, Any]) -> None:
     for c in report["volumes"]["by_priority"]:
         row = kpis[("volumes_by_priority", "", "", c["key"])]
         assert row["share"] == ("" if c["share"] is None else str(c["share"])) and not row["unit"]
+    for c in report["top_categories"]:
+        row = kpis[("top_categories", "", "", c["key"] or "")]
+        assert row["share"] == ("" if c["share"] is None else str(c["share"])), row
     for cp in report["volumes"]["by_category_priority"]:
         key = f"{cp['category'] or ''}:{cp['priority']}"
         assert kpis[("volumes_by_category_priority", "", "", key)]["value"] == str(cp["count"])

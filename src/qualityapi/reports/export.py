@@ -84,7 +84,7 @@ def rows(report: MonthlyReport) -> Iterator[dict[str, Any]]:
         key = f"{cp.category or ''}:{cp.priority}"
         yield _count("volumes_by_category_priority", key, cp.count)
     for rank, c in enumerate(report.top_categories, 1):
-        yield _count("top_categories", c.key or "", c.count, name=f"rank {rank}")
+        yield _count("top_categories", c.key or "", c.count, share=c.share, name=f"rank {rank}")
     for t in report.sla:
         yield _kpi("sla_attainment", t.attainment, t.subject_type, t.target)
         for name in ("met", "breached", "cancelled", "running"):
