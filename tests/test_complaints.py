@@ -275,6 +275,15 @@ async def test_closing_needs_the_callback_and_closes_the_feedback_loop(api: Api)
     states = {k["target"]: k["state"] for k in (await sla(api, c["id"]))["clocks"]}
     assert states == {"acknowledge": "met", "resolution": "met", "feedback": "met"}
     assert closed.json()["warning_level"] == "none"
+    rewritten = await api.client.patch(
+        f"/v1/complaints/{c['id']}",
+        json={"severity": "major", "description": "rewritten after closing"},
+        headers=api.auth(Role.agent),
+    )
+    refused = assert_problem(rewritten, 409)
+    assert (
+        refused["type"].endswith("/invalid-transition") and "reopen" in refused["allowed_actions"]
+    )
     reopened = await act(api, c["id"], "reopen", {"reason": "refund never arrived"})
     assert reopened.json()["status"] == "investigating"
     assert clock_of(await sla(api, c["id"]), "resolution")["cycle"] == 2

@@ -188,6 +188,15 @@ async def create(
 async def update(
     session: AsyncSession, c: Complaint, data: ComplaintUpdate, *, actor: Principal, now: datetime
 ) -> Complaint:
+    if c.status is Status.closed:
+        # A closed complaint is the record of what was decided: editing its severity or
+        # description would bypass the rules resolve applied. Reopen it to change it.
+        raise InvalidTransition(
+            action="update",
+            status=c.status.value,
+            allowed=[a.value for a in allowed_actions(c.facts)],
+            subject="complaint",
+        )
     fields = data.model_dump(exclude_unset=True)
     for required in ("severity", "customer", "description"):
         if required in fields and fields[required] is None:
