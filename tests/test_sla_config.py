@@ -119,6 +119,7 @@ async def test_builtin_calendar_is_read_only(api: Api) -> None:
 async def test_calendar_validation(api: Api) -> None:
     for body, needle in [
         ({"name": "x", "time_zone": "Mars/Olympus"}, "time zone"),
+        ({"name": "x", "time_zone": "localtime"}, "time zone"),
         ({"name": "x", "time_zone": "UTC", "holidays": {"country": "ZZ"}}, "ZZ"),
         ({"name": "x", "time_zone": "UTC", "working_hours": {"funday": []}}, "funday"),
         (

@@ -581,6 +581,9 @@ PAST_ONLY = BusinessCalendar(
         pytest.param(
             lambda: BusinessCalendar(tz="Mars/Olympus", week=OFFICE_WEEK), id="unknown-zone"
         ),
+        # The host's own setting, not a zone: it would mean something else on each server.
+        pytest.param(lambda: BusinessCalendar(tz="localtime", week=OFFICE_WEEK), id="localtime"),
+        pytest.param(lambda: BusinessCalendar(tz="posixrules", week=OFFICE_WEEK), id="posixrules"),
         pytest.param(lambda: BusinessCalendar(tz="UTC", week={7: OFFICE}), id="weekday-7"),
         pytest.param(
             lambda: BusinessCalendar(tz="UTC", week=OFFICE_WEEK, holiday_country="XX"),

@@ -7,7 +7,9 @@ import itertools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from qualityapi.sla.calendar import iana_zone
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -20,8 +22,8 @@ class PeriodError(ValueError):
 
 def zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        return iana_zone(name)
+    except ValueError as exc:
         raise PeriodError(f"tz: unknown time zone {name!r}") from exc
 
 

@@ -146,6 +146,21 @@ def _offset(wall: time) -> timedelta:
     )
 
 
+# Files in the zone database that are not zones but the host's setting: a calendar or a
+# report in "localtime" would mean something else on every server.
+_HOST_ZONES = frozenset({"localtime", "posixrules"})
+
+
+def iana_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (ValueError naming it when there is none)."""
+    try:
+        if name in _HOST_ZONES:
+            raise ValueError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     """When work happens: a weekly schedule in one IANA zone, plus holidays and exceptions."""
@@ -163,10 +178,7 @@ class BusinessCalendar:
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        try:
-            zone = ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {self.tz!r}") from exc
+        zone = iana_zone(self.tz)
         if not set(self.week) <= set(range(7)):
             raise ValueError("week keys are weekdays: 0 (Monday) to 6 (Sunday)")
         # A private read-only copy: the caller's dict must not be able to change a
