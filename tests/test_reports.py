@@ -243,6 +243,11 @@ async def test_the_sla_report_without_a_period_is_the_last_30_days(api: Api) -> 
         "/v1/reports/sla", params={"to": z(START - H)}, headers=api.auth(Role.viewer)
     )
     assert until.json()["start"] == z(START - H - timedelta(days=30))
+    # Never before the first instant the API accepts.
+    early = await api.client.get(
+        "/v1/reports/sla", params={"to": "1970-01-02T00:00:00Z"}, headers=api.auth(Role.viewer)
+    )
+    assert early.json()["start"] == "1970-01-01T00:00:00Z", early.text
 
 
 async def test_the_monthly_report_without_a_month_is_this_month_so_far(api: Api) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from qualityapi.auth.dependencies import ViewerDep
 from qualityapi.common.dependencies import ClockDep
 from qualityapi.common.routing import ContractRoute
-from qualityapi.common.schemas import UtcDatetime, check_period
+from qualityapi.common.schemas import INSTANT_MIN, UtcDatetime, check_period
 from qualityapi.db.session import SessionDep
 from qualityapi.errors import Unprocessable
 from qualityapi.reports import export, monthly, service
@@ -133,7 +133,8 @@ async def get_sla_report(
     count comes with its definition. `Accept: text/csv` gives the same rows and totals as
     CSV."""
     to = clock.now() if to is None else to
-    from_ = to - timedelta(days=DEFAULT_SLA_DAYS) if from_ is None else from_
+    if from_ is None:  # never before the first instant the API accepts
+        from_ = max(to - timedelta(days=DEFAULT_SLA_DAYS), INSTANT_MIN)
     check_period(from_, to)
     report = await service.sla_report(
         session,
