@@ -14,6 +14,7 @@ import itertools
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -429,6 +430,13 @@ async def test_the_link_shows_on_get_and_records_once_on_post(api: Api) -> None:
     incomplete = await api.client.post(path, data=form(overall=""))
     assert incomplete.status_code == 422
     assert "Please answer this question" in incomplete.text
+    # A forged form with an answer twice is asked again, not "the last one wins".
+    doubled = await api.client.post(
+        path,
+        content=urlencode([*form().items(), ("overall", "1")]),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert doubled.status_code == 422 and "Please give one answer" in doubled.text
     assert (await get_survey(api, survey["id"]))["status"] == "pending"
 
     recorded = await api.client.post(path, data=form(**{"comment.suggestions": "Très bien"}))

@@ -162,7 +162,14 @@ async def submit_survey_page(
             message="The answers could not be read. Please go back and submit the form again.",
         )
     values = {k: v for k, v in form.items() if isinstance(v, str)}
+    # A field sent twice (overall=1&overall=5, which no browser sends from this form) is
+    # asked again, never "the last one wins".
+    asked = {field_of(q) for q in template.questions}
+    twice = {k for k in asked if len(form.getlist(k)) > 1}
     answers, errors = parse(template.questions, values)
+    if twice:
+        answers = None
+        errors = {**errors, **dict.fromkeys(twice, "Please give one answer. (请只选择一个答案)")}
     if answers is None:
         return _form(template, 422, values, errors)
     # Whoever marks the link used first records; a second submission, even a concurrent
