@@ -180,6 +180,11 @@ async def test_first_contact_ownership_and_the_handover(api: Api) -> None:
         f"/v1/complaints/{c['id']}", json={"received_by": other["id"]}, headers=api.auth(Role.agent)
     )
     assert_problem(patched, 422)  # received_by never changes
+    blanked = await api.client.patch(
+        f"/v1/complaints/{c['id']}", json={"description": " "}, headers=api.auth(Role.agent)
+    )
+    # As on create: what the customer said may not be blanked.
+    assert assert_problem(blanked, 422)["errors"][0]["loc"] == ["body", "description"]
 
 
 async def test_taking_a_complaint_on_acknowledges_it(api: Api) -> None:

@@ -58,7 +58,8 @@ class ComplaintUpdate(InputModel):
     category: str | None = Field(default=None, min_length=1, max_length=100)
     customer: Annotated[Customer | None, NotNull] = None
     location: str | None = Field(default=None, max_length=500)
-    description: Annotated[LongText | None, NotNull] = None
+    # As on create: what must be said may not be blanked by an edit.
+    description: Annotated[LongText | None, NotNull] = Field(default=None, min_length=1)
     expected_outcome: LongText | None = None
     work_order_id: Id | None = None
     subject_staff_id: Id | None = None
@@ -201,7 +202,8 @@ class CorrectiveActionCreate(InputModel):
 
 
 class CorrectiveActionUpdate(InputModel):
-    description: Annotated[LongText | None, NotNull] = None
+    # As on create: what must be said may not be blanked by an edit.
+    description: Annotated[LongText | None, NotNull] = Field(default=None, min_length=1)
     owner_id: Annotated[Id | None, NotNull] = None
     due_at: Annotated[UtcDatetime | None, NotNull] = None
     status: Annotated[ActionStatus | None, NotNull] = Field(
