@@ -308,6 +308,11 @@ async def test_an_extension_moves_the_deadline_and_keeps_the_original(api: Api) 
     assert after["extensions"][0]["reason"] == "waiting for the bank's records"
     timeline = [e for e in await events(api, c["id"]) if e["type"] == "extended"]
     assert timeline[0]["note"] == "waiting for the bank's records"
+    # The entry says what the extension did, as every other entry does.
+    assert timeline[0]["changes"]["resolution_due_at"] == {
+        "old": before["due_at"],
+        "new": after["due_at"],
+    }
     bad = await act(
         api, c["id"], "extend", {"new_due_at": "2026-11-02T00:00:00Z", "reason": "earlier"}
     )

@@ -311,17 +311,10 @@ async def apply_action(
         cs.set("reopen_count", c.reopen_count + 1)
     cs.set("status", target)
     c.updated_at = now
-    await timeline.add(
-        session,
-        subject_type=SUBJECT,
-        subject_id=c.id,
-        type=EVENT_TYPES[action],
-        at=now,
-        actor=actor,
-        changes=cs.changes,
-        note=note,
-    )
+    derived: sla.Derived | None = None
     if isinstance(body, ExtendBody):
+        # Before the timeline entry, so that it says what the extension did.
+        was = _due_of(c.sla, body.target)
         derived = await sla.extend(
             session,
             ADAPTER,
@@ -333,7 +326,19 @@ async def apply_action(
             new_due_at=body.new_due_at,
             working_days=body.working_days,
         )
-    else:
+        due = {"old": was, "new": _due_of(derived.summary, body.target)}
+        cs.changes[f"{body.target}_due_at"] = due
+    await timeline.add(
+        session,
+        subject_type=SUBJECT,
+        subject_id=c.id,
+        type=EVENT_TYPES[action],
+        at=now,
+        actor=actor,
+        changes=cs.changes,
+        note=note,
+    )
+    if derived is None:
         derived = await sla.act(
             session, ADAPTER, facts_of(c), action.value, now, level=c.warning_level
         )
@@ -341,6 +346,11 @@ async def apply_action(
     await events.acted(session, c, action, previous, now, note, actor=actor, changes=cs.changes)
     await session.flush()
     return c
+
+
+def _due_of(summary: list[dict[str, Any]] | None, target: str) -> Any:
+    """A clock's deadline as the SLA summary shows it (RFC 3339 text), or None."""
+    return next((c.get("due_at") for c in summary or () if c.get("target") == target), None)
 
 
 def _check_not_the_subject(c: Complaint, staff_id: uuid.UUID, field: str) -> None:
