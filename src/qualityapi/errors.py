@@ -202,9 +202,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         # Where the decoder stopped, so a client can find its mistake.
         reason = str((invalid.get("ctx") or {}).get("error") or "invalid JSON")
         loc = _loc(invalid.get("loc", ("body",)))
-        at = f" at character {loc[1]}" if len(loc) > 1 and loc[1] != -1 else ""
-        if len(loc) > 1 and loc[1] == -1:
+        if loc[1:] == [-1]:  # the whole body (common.routing): no character to point at
             loc = ["body"]
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
         msg = f"{reason}{at}"
         return problem_response(
             status=400,

@@ -61,7 +61,6 @@ from qualityapi.work_orders import repository as work_orders
 
 SUBJECT = "complaint"
 RECEIVED_AT_SKEW = timedelta(minutes=5)
-
 # Resolving these needs a cause and a corrective action (major complaints get a cause
 # analysis, 000 §3.3; general ones an explanation the report can count).
 NEEDS_ANALYSIS = frozenset({Severity.general, Severity.major})

@@ -264,7 +264,6 @@ class SlaPolicyCreate(InputModel):
 
 class SlaPolicyUpdate(InputModel):
     name: Annotated[Name | None, NotNull] = None
-    # Constraints inside Annotated: on the union they would not reach the JSON schema.
     rank: Annotated[StrictInt | None, NotNull] = Field(default=None, ge=0, le=100_000)
     match: Annotated[MatchSpec | None, NotNull] = None
     calendar_id: Annotated[Id | None, NotNull] = None
