@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
 from fastapi import Body, FastAPI
@@ -19,6 +20,7 @@ while a secret rotation overlaps). Verify with the `standardwebhooks` package. A
 """
 
 
+@cache  # one model per event type and process, however many apps are built
 def _envelope(name: str, data: type[BaseModel]) -> type[BaseModel]:
     title = "".join(part.capitalize() for part in name.replace(".", "_").split("_")) + "Event"
     fields: dict[str, Any] = {
@@ -104,13 +106,22 @@ def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def document_webhooks(app: FastAPI) -> None:
+    """Adds the ``webhooks`` section when the document is first built: the routes only
+    document, and building them costs more than the rest of an app's start-up."""
     build = app.openapi
+    registered = False
 
     def openapi() -> dict[str, Any]:
+        nonlocal registered
+        if not registered:
+            registered = True
+            _register(app)
         return _tidy(build())
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+
+def _register(app: FastAPI) -> None:
     published: dict[str, EventType] = {
         name: t for name, t in EVENT_TYPES.items() if t.data is not None
     }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import aiohttp
@@ -22,6 +24,13 @@ MAX_BODY_CHARS = 2000
 # are in flight (httpx issue 3215; bench/README.md measures 1.8-5 ms against 0.7 ms):
 # requests go through httpx's API on aiohttp's pool instead (httpx-aiohttp).
 USER_AGENT = "qualityapi-webhooks/1"
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """The system's trust store, read once per process: loading it takes ~45 ms, and a
+    context is safe to share between connections."""
+    return httpx.create_ssl_context()
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ class Sender:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self._transport = transport or AiohttpTransport(limits=limits)
+        self._transport = transport or AiohttpTransport(verify=_tls_context(), limits=limits)
         # Per request, as httpx's transports read them (seconds).
         self._timeout = {
             "connect": connect_timeout,
