@@ -31,8 +31,13 @@ demo: $(RUN_STAMP)  ## load a month of sample data into the configured database 
 migrate: $(RUN_STAMP)
 	$(BIN)/qualityapi migrate
 
+# Two worker processes, a test file each at a time: each worker starts its own PostgreSQL,
+# and a file's tests share their module fixtures (the browser, real servers). Serial, the
+# suite takes ~14 min on 2 cores; in two workers ~9. TEST_WORKERS=0 runs it serially.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)  ## the whole suite: SQLite and a real PostgreSQL started by the tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench migrations
