@@ -75,8 +75,17 @@ def postgres() -> Iterator[TemporaryPostgres]:
         server.close()
 
 
+# Migrated once per process and backend. pytest keeps one instance of a parametrized
+# session fixture at a time; under xdist's --dist loadfile a worker runs each file's SQLite
+# and PostgreSQL tests together, so without this every file would migrate again.
+_MIGRATED: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    known = _MIGRATED.get(request.param)
+    if known is not None:
+        return known
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "qualityapi.db"
         url = f"sqlite+aiosqlite:///{path}"
@@ -87,6 +96,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     # first to ask for this session fixture, with the suite's loop already running.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(upgrade, url, MIGRATIONS).result()
+    _MIGRATED[request.param] = url
     return url
 
 
