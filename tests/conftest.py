@@ -75,28 +75,30 @@ def postgres() -> Iterator[TemporaryPostgres]:
         server.close()
 
 
-# Migrated once per process and backend. pytest keeps one instance of a parametrized
-# session fixture at a time; under xdist's --dist loadfile a worker runs each file's SQLite
-# and PostgreSQL tests together, so without this every file would migrate again.
-_MIGRATED: dict[str, str] = {}
+def _migrated(url: str) -> str:
+    # In a thread: Alembic's env runs its own event loop, and an async test may be the
+    # first to ask for a session fixture, with the suite's loop already running.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(upgrade, url, MIGRATIONS).result()
+    return url
+
+
+# One unparametrized fixture per backend, so each is migrated once per process: pytest
+# keeps a single instance of a parametrized session fixture, and under xdist's
+# --dist loadfile a worker runs each file's SQLite and PostgreSQL tests together.
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _migrated(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'qualityapi.db'}")
+
+
+@pytest.fixture(scope="session")
+def migrated_postgresql(postgres: TemporaryPostgres) -> str:
+    return _migrated(postgres.url)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    known = _MIGRATED.get(request.param)
-    if known is not None:
-        return known
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "qualityapi.db"
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        pg: TemporaryPostgres = request.getfixturevalue("postgres")
-        url = pg.url
-    # In a thread: Alembic's env runs its own event loop, and an async test may be the
-    # first to ask for this session fixture, with the suite's loop already running.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(upgrade, url, MIGRATIONS).result()
-    _MIGRATED[request.param] = url
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"migrated_{request.param}")
     return url
 
 

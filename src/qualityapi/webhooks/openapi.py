@@ -109,12 +109,9 @@ def document_webhooks(app: FastAPI) -> None:
     """Adds the ``webhooks`` section when the document is first built: the routes only
     document, and building them costs more than the rest of an app's start-up."""
     build = app.openapi
-    registered = False
 
     def openapi() -> dict[str, Any]:
-        nonlocal registered
-        if not registered:
-            registered = True
+        if not app.webhooks.routes:
             _register(app)
         return _tidy(build())
 
